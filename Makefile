@@ -1,0 +1,35 @@
+# jobgate — `make run` serves on http://127.0.0.1:8080, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint wsdl bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "jobgate needs Python 3.11 (Spyne 2.14 breaks on 3.12+)"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,postgres]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/jobgate serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/ruff check src tests bench alembic
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+wsdl: $(STAMP)
+	$(BIN)/python -m jobgate.dialects.casjobs.wsdlgen > wsdl/casjobs.wsdl
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

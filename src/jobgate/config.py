@@ -1,0 +1,56 @@
+"""Settings: read from JOBGATE_* environment variables, overridable by CLI flags."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBGATE_", extra="ignore")
+
+    database_url: str = "sqlite:///jobgate.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    runners: int = Field(2, ge=0, le=256)
+    cancel_grace_s: float = Field(10.0, ge=0)
+    data_dir: Path = Path("./jobgate-data")
+    test_forms: Literal["local", "on", "off"] = "local"
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    public_url: str | None = None
+    # extensions beyond the fixed contract (documented in the README)
+    workers: int = Field(1, ge=1, le=64)
+    commands: dict[str, list[str]] = Field(default_factory=dict)
+    contexts: dict[str, str] = Field(default_factory=dict)
+    heartbeat_s: float = Field(1.0, gt=0)
+    stale_after_s: float = Field(5.0, gt=0)
+    cancel_margin_s: float = Field(5.0, ge=0)
+    quick_timeout_s: float = Field(60.0, gt=0)
+    auth_cache_ttl_s: float = Field(60.0, ge=0)
+    log_level: str = "info"
+    access_log: bool = True
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("JOBGATE_PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("commands")
+    @classmethod
+    def _commands_are_argv(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, argv in value.items():
+            if not argv or not all(isinstance(arg, str) for arg in argv):
+                raise ValueError(f"command task {name!r} needs a non-empty argv list")
+            if name in ("sleep", "sql"):
+                raise ValueError(f"command task {name!r} would hide a built-in task")
+        return value
+
+    @field_validator("stale_after_s")
+    @classmethod
+    def _stale_after_heartbeat(cls, value: float) -> float:
+        return value

@@ -1,0 +1,1 @@
+"""The job domain: states, transitions, values and errors. Standard library only."""

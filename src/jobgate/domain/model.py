@@ -1,0 +1,208 @@
+"""Values of the job domain: jobs, events, users, actors and the outcome of a request."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from jobgate.domain.states import Action, JobState
+
+ADMIN_GROUP: Final = "admin"
+SYSTEM_ACTOR: Final = "system"
+
+
+class Protocol(StrEnum):
+    CASJOBS = "casjobs"
+    TRANSWS = "transws"
+    BIRST = "birst"
+    CISCO = "cisco"
+    ARCGIS = "arcgis"
+    CLI = "cli"
+    RUNNER = "runner"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    wsid: int
+    password_hash: str
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Whoever asks: a user (or the system) speaking one protocol."""
+
+    name: str
+    protocol: Protocol
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, user: User, protocol: Protocol) -> "Actor":
+        return cls(user.name, protocol, user.groups)
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(SYSTEM_ACTOR, Protocol.RUNNER)
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    key: str
+    owner: str
+    project: str
+    task: str
+    params: Mapping[str, Any]
+    state: JobState
+    submitted_at: datetime
+    name: str = ""
+    queue: str = "default"
+    synchronous: bool = False
+    system: bool = False
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    state_changed_at: datetime | None = None
+    rows: int | None = None
+    result: str | None = None
+    error: str | None = None
+    output_loc: str | None = None
+    runner_id: str | None = None
+    heartbeat_at: datetime | None = None
+    attempts: int = 0
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    job_id: int
+    seq: int
+    stage: str
+    status: str
+    from_state: JobState | None
+    to_state: JobState
+    at: datetime
+    actor: str
+    protocol: Protocol
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a client asks to run."""
+
+    task: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    project: str = ""
+    name: str = ""
+    queue: str = "default"
+    synchronous: bool = False
+    system: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    owner: str | None = None
+    states: frozenset[JobState] | None = None
+    project: str | None = None
+    ids: frozenset[int] | None = None
+    include_system: bool = True
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request did: the state before, the state after, and whether anything changed."""
+
+    job: Job
+    prior: JobState
+    current: JobState
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Extra columns a transition writes besides the state (results, errors, runner bookkeeping)."""
+
+    rows: int | None = None
+    result: str | None = None
+    error: str | None = None
+    output_loc: str | None = None
+    runner_id: str | None = None
+    clear_runner: bool = False
+    started: bool = False
+    ended: bool = False
+    release_attempt: bool = False  # a graceful hand-back does not use up the job's one retry
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One compare-and-set: move job `job_id` from `expected` to `target` and record why."""
+
+    job_id: int
+    action: Action
+    expected: JobState
+    target: JobState
+    actor: str
+    protocol: Protocol
+    reason: str | None = None
+    status: str = "ok"
+    change: Change = Change()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Proof of identity pulled off the wire by a dialect; never logged."""
+
+    login: str
+    secret: str = field(repr=False)
+    kind: str = "password"  # "password" (login = user name), "wsid" (login = numeric wsid), "token"
+    client: str = ""  # client address, for per-address throttling
+
+
+def may_write(actor: Actor, job: Job) -> bool:
+    """The owner or a member of group admin may act on a job; nobody else."""
+    return actor.is_admin or actor.name == job.owner
+
+
+def may_read(actor: Actor, job: Job) -> bool:
+    return may_write(actor, job)
+
+
+def ignores_cancel(job: Job) -> bool:
+    """A synchronous job runs inside its own request and ends with it; cancel has no effect on it."""
+    return job.synchronous
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """What a task hands back when it ends normally."""
+
+    rows: int | None = None
+    summary: str | None = None
+    output_loc: str | None = None
+    table: "Table | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str  # a portable type name: int, float, string, datetime, bool, bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A small tabular result, returned by synchronous (quick) jobs."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]

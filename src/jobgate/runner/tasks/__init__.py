@@ -1,0 +1,31 @@
+"""Tasks a job can run. Each takes the job's params and a CancelToken, and returns a TaskResult."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from jobgate.domain.model import Job, TaskResult
+from jobgate.runner.cancel import CancelToken
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    data_dir: Path
+    cancel_grace_s: float
+    public_url: str | None = None
+
+
+class Task(Protocol):
+    def __call__(self, job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult: ...
+
+
+TaskTable = Mapping[str, Task]
+
+
+def param(params: Mapping[str, Any], name: str) -> Any:
+    from jobgate.domain.errors import TaskFailed
+
+    if name not in params:
+        raise TaskFailed(f"missing parameter {name!r}")
+    return params[name]

@@ -1,0 +1,211 @@
+"""Who is asking: password, wsid and token checks behind a verified-credential cache and a throttle.
+
+A full argon2id verify costs ~170 ms, so a dialect that sends a password with every call (CasJobs)
+would spend all its time hashing. A successful check is remembered for `cache_ttl_s` under
+HMAC-SHA256(server secret, kind, login, secret): the cache holds no password and nothing from which one
+could be tested without the in-memory server secret. Failures are never cached. A password change made
+through this process drops the user's entries at once; another process sees it after the TTL at most.
+"""
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from jobgate.domain.errors import BadCredentials
+from jobgate.domain.model import Credentials, User
+from jobgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    cache_ttl_s: float = 60.0
+    cache_size: int = 10_000
+    free_failures: int = 5  # failures per account or address before back-off starts
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0  # the longest any account or address is held off
+    token_ttl_s: float = 3600.0
+
+
+class CredentialCache:
+    """Bounded LRU of verified credentials, keyed by an HMAC so that it reveals no password."""
+
+    def __init__(self, clock: Clock, ttl_s: float, size: int, secret: bytes | None = None) -> None:
+        self._clock, self._ttl, self._size = clock, ttl_s, size
+        self._secret = secret or secrets.token_bytes(32)
+        self._entries: OrderedDict[bytes, tuple[User, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, creds: Credentials) -> bytes:
+        material = "\0".join((creds.kind, creds.login, creds.secret)).encode()
+        return hmac.new(self._secret, material, hashlib.sha256).digest()
+
+    def get(self, key: bytes) -> User | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            user, expires = entry
+            if self._clock.monotonic() >= expires:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return user
+
+    def put(self, key: bytes, user: User) -> None:
+        with self._lock:
+            self._entries[key] = (user, self._clock.monotonic() + self._ttl)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def drop_user(self, name: str) -> None:
+        with self._lock:
+            for key in [k for k, (user, _) in self._entries.items() if user.name == name]:
+                del self._entries[key]
+
+    def drop(self, key: bytes) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Throttle:
+    """Bounded exponential back-off after repeated failures, per account and per client address.
+
+    After `free_failures` failures, further attempts are refused without a password check until the
+    back-off passes; it doubles per failure up to `backoff_max_s` and is forgotten on success or once
+    a full maximum window passes quietly, so nobody is ever locked out for longer than the maximum.
+    """
+
+    def __init__(self, clock: Clock, policy: AuthPolicy, size: int = 100_000) -> None:
+        self._clock, self._policy, self._size = clock, policy, size
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key → (count, last failure)
+        self._lock = threading.Lock()
+
+    def _delay(self, count: int) -> float:
+        over = count - self._policy.free_failures
+        if over < 0:
+            return 0.0
+        return float(min(self._policy.backoff_base_s * (2**over), self._policy.backoff_max_s))
+
+    def held_off(self, *keys: str) -> bool:
+        now = self._clock.monotonic()
+        with self._lock:
+            for key in keys:
+                entry = self._failures.get(key)
+                if entry is None:
+                    continue
+                count, last = entry
+                if now - last >= self._policy.backoff_max_s * 2:
+                    del self._failures[key]
+                elif now - last < self._delay(count):
+                    return True
+        return False
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock.monotonic()
+        with self._lock:
+            for key in keys:
+                count, _ = self._failures.get(key, (0, now))
+                self._failures[key] = (count + 1, now)
+                self._failures.move_to_end(key)
+            while len(self._failures) > self._size:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    """Turns credentials into a user, the same way for every dialect."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        clock: Clock,
+        policy: AuthPolicy = AuthPolicy(),
+        secret: bytes | None = None,
+    ) -> None:
+        self._uow, self._hasher, self._clock, self.policy = uow, hasher, clock, policy
+        self.cache = CredentialCache(clock, policy.cache_ttl_s, policy.cache_size, secret)
+        self.throttle = Throttle(clock, policy)
+        self._dummy_hash: str | None = None
+
+    def authenticate(self, creds: Credentials) -> User:
+        key = self.cache.key(creds)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        account, address = f"{creds.kind}:{creds.login}", f"addr:{creds.client}"
+        if self.throttle.held_off(account, address):
+            raise BadCredentials()
+        user = self._check(creds)
+        if user is None:
+            self.throttle.failed(account, address)
+            raise BadCredentials()
+        self.throttle.succeeded(account)
+        self.cache.put(key, user)
+        return user
+
+    def _check(self, creds: Credentials) -> User | None:
+        if creds.kind == "token":
+            return self._check_token(creds.secret)
+        user = self._lookup(creds)
+        if user is None:
+            self._hasher.verify(self._dummy(), creds.secret)  # same cost whether or not the user exists
+            return None
+        return user if self._hasher.verify(user.password_hash, creds.secret) else None
+
+    def _lookup(self, creds: Credentials) -> User | None:
+        with self._uow(write=False) as uow:
+            if creds.kind == "wsid":
+                try:
+                    return uow.users.by_wsid(int(creds.login))
+                except ValueError:
+                    return None
+            return uow.users.by_name(creds.login)
+
+    def _check_token(self, token: str) -> User | None:
+        with self._uow(write=False) as uow:
+            owner = uow.tokens.owner_of(token_digest(token), self._clock.now())
+            return uow.users.by_name(owner) if owner else None
+
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        return self._dummy_hash
+
+    def issue_token(self, user: User, kind: str, ttl_s: float | None = None) -> tuple[str, float]:
+        """A new opaque token for `user`; only its SHA-256 is stored. Returns (token, lifetime in s)."""
+        token = secrets.token_urlsafe(32)
+        lifetime = ttl_s if ttl_s is not None else self.policy.token_ttl_s
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.tokens.add(token_digest(token), user.name, kind, now, now + timedelta(seconds=lifetime))
+            uow.commit()
+        return token, lifetime
+
+    def revoke_token(self, token: str) -> None:
+        with self._uow() as uow:
+            uow.tokens.revoke(token_digest(token))
+            uow.commit()
+        self.cache.drop(self.cache.key(Credentials(login="", secret=token, kind="token")))
+
+    def forget(self, user_name: str) -> None:
+        self.cache.drop_user(user_name)
+
+
+PasswordCheck = Callable[[Credentials], User]

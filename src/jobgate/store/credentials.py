@@ -1,0 +1,18 @@
+"""argon2id password hashing (implements the PasswordHasher port)."""
+
+from argon2 import PasswordHasher as _Argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+
+class Argon2Hasher:
+    def __init__(self, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4) -> None:
+        self._impl = _Argon2(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
+
+    def hash(self, password: str) -> str:
+        return str(self._impl.hash(password))
+
+    def verify(self, hashed: str, password: str) -> bool:
+        try:
+            return bool(self._impl.verify(hashed, password))
+        except (VerificationError, InvalidHashError):
+            return False

@@ -1,0 +1,312 @@
+"""Row ↔ domain mapping and the compare-and-set transition, on one connection."""
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol, Transition, User
+from jobgate.domain.states import JobState
+from jobgate.store.tables import job_events, jobs, tokens, users
+
+_LIVE = jobs.c.deleted.is_(False)
+
+
+def _job(row: Row[Any] | Mapping[str, Any]) -> Job:
+    m = row._mapping if isinstance(row, Row) else row
+    return Job(
+        id=m["id"],
+        key=m["key"],
+        owner=m["owner"],
+        project=m["project"],
+        task=m["task"],
+        params=m["params"],
+        state=JobState(m["state"]),
+        submitted_at=m["submitted_at"],
+        name=m["name"],
+        queue=m["queue"],
+        synchronous=bool(m["synchronous"]),
+        system=bool(m["system"]),
+        started_at=m["started_at"],
+        ended_at=m["ended_at"],
+        state_changed_at=m["state_changed_at"],
+        rows=m["rows"],
+        result=m["result"],
+        error=m["error"],
+        output_loc=m["output_loc"],
+        runner_id=m["runner_id"],
+        heartbeat_at=m["heartbeat_at"],
+        attempts=m["attempts"],
+        version=m["version"],
+    )
+
+
+def _event(row: Row[Any]) -> JobEvent:
+    m = row._mapping
+    return JobEvent(
+        job_id=m["job_id"],
+        seq=m["seq"],
+        stage=m["stage"],
+        status=m["status"],
+        from_state=JobState(m["from_state"]) if m["from_state"] else None,
+        to_state=JobState(m["to_state"]),
+        at=m["at"],
+        actor=m["actor"],
+        protocol=Protocol(m["protocol"]),
+        reason=m["reason"],
+    )
+
+
+def _user(row: Row[Any]) -> User:
+    m = row._mapping
+    return User(m["name"], m["wsid"], m["password_hash"], frozenset(m["groups"]))
+
+
+class SqlJobRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
+        values = {
+            "key": key,
+            "owner": owner,
+            "project": spec.project,
+            "task": spec.task,
+            "name": spec.name,
+            "params": dict(spec.params),
+            "state": JobState.SUBMITTED.value,
+            "queue": spec.queue,
+            "synchronous": spec.synchronous,
+            "system": spec.system,
+            "deleted": False,
+            "submitted_at": now,
+            "state_changed_at": now,
+            "attempts": 0,
+            "version": 1,
+        }
+        row = self._conn.execute(insert(jobs).values(values).returning(*jobs.c)).one()
+        self._append(row.id, 1, "submit", "ok", None, JobState.SUBMITTED, now, actor, protocol, None)
+        return _job(row)
+
+    def get(self, job_id: int) -> Job | None:
+        row = self._conn.execute(select(jobs).where(jobs.c.id == job_id, _LIVE)).first()
+        return _job(row) if row else None
+
+    def get_by_key(self, key: str) -> Job | None:
+        row = self._conn.execute(select(jobs).where(jobs.c.key == key, _LIVE)).first()
+        return _job(row) if row else None
+
+    def list_jobs(self, where: JobFilter) -> list[Job]:
+        query = select(jobs).where(*_conditions(where)).order_by(jobs.c.id)
+        if where.limit is not None:
+            query = query.limit(where.limit)
+        return [_job(row) for row in self._conn.execute(query)]
+
+    def iter_ids(self, where: JobFilter) -> Iterator[int]:
+        yield from self._conn.execute(select(jobs.c.id).where(*_conditions(where)).order_by(jobs.c.id)).scalars()
+
+    def transition(self, move: Transition, now: datetime) -> Job | None:
+        values: dict[str, Any] = {
+            "state": move.target.value,
+            "state_changed_at": now,
+            "version": jobs.c.version + 1,
+        }
+        change = move.change
+        for name in ("rows", "result", "error", "output_loc", "runner_id"):
+            if getattr(change, name) is not None:
+                values[name] = getattr(change, name)
+        if change.clear_runner:
+            values["runner_id"] = None
+        if change.started:
+            values["started_at"] = now
+        if change.ended:
+            values["ended_at"] = now
+        if change.release_attempt:
+            values["attempts"] = jobs.c.attempts - 1
+        if change.deleted:
+            values["deleted"] = True
+        cas = (
+            update(jobs)
+            .where(jobs.c.id == move.job_id, jobs.c.state == move.expected.value, _LIVE)
+            .values(values)
+            .returning(*jobs.c)
+        )
+        row = self._conn.execute(cas).first()
+        if row is None:
+            return None
+        stage = "delete" if change.deleted else move.action.value
+        self._append(
+            move.job_id, row.version, stage, move.status, move.expected, move.target, now,
+            move.actor, move.protocol, move.reason,
+        )  # fmt: skip
+        return _job(row)
+
+    def _append(
+        self,
+        job_id: int,
+        seq: int,
+        stage: str,
+        status: str,
+        from_state: JobState | None,
+        to_state: JobState,
+        at: datetime,
+        actor: str,
+        protocol: Protocol,
+        reason: str | None,
+    ) -> None:
+        self._conn.execute(
+            insert(job_events).values(
+                job_id=job_id,
+                seq=seq,
+                stage=stage,
+                status=status,
+                from_state=from_state.value if from_state else None,
+                to_state=to_state.value,
+                at=at,
+                actor=actor,
+                protocol=protocol.value,
+                reason=reason,
+            )
+        )
+
+    def events(self, job_id: int) -> list[JobEvent]:
+        query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.seq)
+        return [_event(row) for row in self._conn.execute(query)]
+
+    def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
+        oldest = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.state == JobState.SUBMITTED.value,
+                jobs.c.synchronous.is_(False),
+                jobs.c.task.in_(list(tasks)),
+                _LIVE,
+            )
+            .order_by(jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes
+            .scalar_subquery()
+        )
+        claim = (
+            update(jobs)
+            .where(jobs.c.id == oldest, jobs.c.state == JobState.SUBMITTED.value)
+            .values(
+                state=JobState.EXECUTING.value,
+                runner_id=runner_id,
+                heartbeat_at=now,
+                started_at=now,
+                state_changed_at=now,
+                attempts=jobs.c.attempts + 1,
+                version=jobs.c.version + 1,
+            )
+            .returning(*jobs.c)
+        )
+        row = self._conn.execute(claim).first()
+        if row is None:
+            return None
+        reason = None if row.attempts == 1 else f"attempt {row.attempts}"
+        self._append(
+            row.id, row.version, "start", "ok", JobState.SUBMITTED, JobState.EXECUTING, now,
+            "system", Protocol.RUNNER, reason,
+        )  # fmt: skip
+        return _job(row)
+
+    def heartbeat(self, job_ids: Collection[int], runner_id: str, now: datetime) -> None:
+        self._conn.execute(
+            update(jobs).where(jobs.c.id.in_(list(job_ids)), jobs.c.runner_id == runner_id).values(heartbeat_at=now)
+        )
+
+    def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
+        rows = self._conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(list(job_ids))))
+        return {row.id: JobState(row.state) for row in rows}
+
+    def stale(self, states: Collection[JobState], heartbeat_before: datetime) -> list[Job]:
+        query = select(jobs).where(
+            jobs.c.state.in_([s.value for s in states]),
+            jobs.c.synchronous.is_(False),
+            jobs.c.heartbeat_at < heartbeat_before,
+        )
+        return [_job(row) for row in self._conn.execute(query.order_by(jobs.c.id))]
+
+    def stuck(self, state: JobState, changed_before: datetime) -> list[Job]:
+        query = select(jobs).where(jobs.c.state == state.value, jobs.c.state_changed_at < changed_before)
+        return [_job(row) for row in self._conn.execute(query.order_by(jobs.c.id))]
+
+    def count_by_state(self) -> dict[JobState, int]:
+        rows = self._conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+        counts = dict.fromkeys(JobState, 0)
+        counts.update({JobState(state): n for state, n in rows.tuples()})
+        return counts
+
+
+def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [_LIVE]
+    if where.owner is not None:
+        conds.append(jobs.c.owner == where.owner)
+    if where.states is not None:
+        conds.append(jobs.c.state.in_([s.value for s in where.states]))
+    if where.project is not None:
+        conds.append(jobs.c.project == where.project)
+    if where.ids is not None:
+        conds.append(jobs.c.id.in_(sorted(where.ids)))
+    if not where.include_system:
+        conds.append(jobs.c.system.is_(False))
+    return conds
+
+
+class SqlUserRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, user: User, now: datetime) -> None:
+        self._conn.execute(
+            insert(users).values(
+                name=user.name,
+                wsid=user.wsid,
+                password_hash=user.password_hash,
+                groups=sorted(user.groups),
+                created_at=now,
+                password_changed_at=now,
+            )
+        )
+
+    def by_name(self, name: str) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.name == name)).first()
+        return _user(row) if row else None
+
+    def by_wsid(self, wsid: int) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.wsid == wsid)).first()
+        return _user(row) if row else None
+
+    def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
+        result = self._conn.execute(
+            update(users).where(users.c.name == name).values(password_hash=password_hash, password_changed_at=now)
+        )
+        return bool(result.rowcount == 1)
+
+    def next_wsid(self) -> int:
+        highest = self._conn.execute(select(func.max(users.c.wsid))).scalar()
+        return int(highest or 0) + 1
+
+    def all(self) -> Sequence[User]:
+        return [_user(row) for row in self._conn.execute(select(users).order_by(users.c.name))]
+
+
+class SqlTokenRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
+        self._conn.execute(
+            insert(tokens).values(token_hash=token_hash, owner=owner, kind=kind, created_at=now, expires_at=expires_at)
+        )
+
+    def owner_of(self, token_hash: str, now: datetime) -> str | None:
+        query = select(tokens.c.owner).where(and_(tokens.c.token_hash == token_hash, tokens.c.expires_at > now))
+        owner = self._conn.execute(query).scalar()
+        return str(owner) if owner is not None else None
+
+    def revoke(self, token_hash: str) -> None:
+        self._conn.execute(tokens.delete().where(tokens.c.token_hash == token_hash))
