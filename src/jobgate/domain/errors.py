@@ -1,13 +1,13 @@
 """Errors the job core raises; each dialect maps them to its own wire shape in one table.
 
-    JobError
-    ├── JobNotFound          no such job (or it was deleted)
-    ├── NotOwner             the actor may not act on this job
-    ├── TransitionRefused    the state machine refuses the action; carries the current state
-    ├── BadCredentials       unknown user, wrong password or token, or throttled
-    ├── InvalidRequest       malformed or missing input (a caller's mistake)
-    ├── TaskFailed           a synchronous job's task failed; carries the task's message
-    └── Conflict             a user name or wsid is already taken
+JobError
+├── JobNotFound          no such job (or it was deleted)
+├── NotOwner             the actor may not act on this job
+├── TransitionRefused    the state machine refuses the action; carries the current state
+├── BadCredentials       unknown user, wrong password or token, or throttled
+├── InvalidRequest       malformed or missing input (a caller's mistake)
+├── TaskFailed           a synchronous job's task failed; carries the task's message
+└── Conflict             a user name or wsid is already taken
 """
 
 from jobgate.domain.states import Action, JobState

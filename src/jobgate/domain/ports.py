@@ -1,11 +1,22 @@
 """The interfaces the job core needs from the outside world; adapters implement them."""
 
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
-from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol as Wire, TaskResult, Transition, User
+from jobgate.domain.model import (
+    Job,
+    JobEvent,
+    JobFilter,
+    JobSpec,
+    TaskResult,
+    Transition,
+    User,
+)
+from jobgate.domain.model import (
+    Protocol as Wire,
+)
 from jobgate.domain.states import JobState
 
 
@@ -81,12 +92,23 @@ class TokenRepository(Protocol):
     def revoke(self, token_hash: str) -> None: ...
 
 
-class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
+class UnitOfWork(Protocol):
     """One transaction: commit() keeps its writes, leaving the block without it rolls them back."""
 
-    jobs: JobRepository
-    users: UserRepository
-    tokens: TokenRepository
+    @property
+    def jobs(self) -> JobRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    def __enter__(self) -> "UnitOfWork": ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
     def commit(self) -> None: ...
 

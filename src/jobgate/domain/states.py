@@ -65,7 +65,9 @@ TRANSITIONS: Final[Mapping[tuple[JobState, Action], JobState]] = {
 }
 
 TERMINAL: Final[frozenset[JobState]] = frozenset(
-    state for state in JobState if not any((state, action) in TRANSITIONS for action in Action if action is not A.DELETE)
+    state
+    for state in JobState
+    if not any((state, action) in TRANSITIONS for action in Action if action is not A.DELETE)
 )
 """States from which no action but delete leads anywhere: the completed-job rule."""
 
@@ -82,7 +84,9 @@ def sources(action: Action) -> frozenset[JobState]:
 
 def moving_sources(action: Action) -> frozenset[JobState]:
     """States from which `action` really changes the state (self-maps excluded)."""
-    return frozenset(state for (state, act), target in TRANSITIONS.items() if act is action and target is not state)
+    return frozenset(
+        state for (state, act), target in TRANSITIONS.items() if act is action and target is not state
+    )
 
 
 def is_terminal(state: JobState) -> bool:

@@ -1,4 +1,4 @@
-"""The runner pool of one process: N runner threads, one monitor (heartbeats, cancel polling), one watchdog."""
+"""The runner pool of one process: N runner threads, a monitor (heartbeats, cancel polls), a watchdog."""
 
 import logging
 import os
@@ -142,7 +142,10 @@ class RunnerPool:
             try:
                 for outcome in self._jobs.sweep():
                     log.warning(
-                        "watchdog moved job %s from %s to %s", outcome.job.id, outcome.prior.value, outcome.current.value
+                        "watchdog moved job %s from %s to %s",
+                        outcome.job.id,
+                        outcome.prior.value,
+                        outcome.current.value,
                     )
             except Exception:
                 log.exception("watchdog sweep failed; retrying")

@@ -1,7 +1,7 @@
 """JobService: submit, look up, cancel and the rest, for every dialect, the CLI and the runners."""
 
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -31,12 +31,21 @@ from jobgate.domain.model import (
     may_read,
     may_write,
 )
-from jobgate.domain.ports import CancelSignal, Clock, PasswordHasher, TaskExecutor, UnitOfWork, UnitOfWorkFactory
+from jobgate.domain.ports import (
+    CancelSignal,
+    Clock,
+    PasswordHasher,
+    TaskExecutor,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from jobgate.domain.states import ACTIVE, Action, JobState, next_state
 from jobgate.services.auth import Authenticator
 
 JobRef = int | str  # an integer id, or a 32-hex key
 
+_ALL = JobFilter()
+_NO_CHANGE = Change()
 _MAX_RETRIES = 8  # re-reads after a lost compare-and-set; each loss means another request moved the job
 
 
@@ -66,11 +75,13 @@ class JobService:
         runtime: Runtime = Runtime(),
         executor: TaskExecutor | None = None,
         signal: CancelSignal | None = None,
+        observe: Callable[[Action, Protocol], None] | None = None,
     ) -> None:
         self._uow, self._clock, self._hasher, self.auth = uow, clock, hasher, auth
         self.runtime = runtime
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
+        self._observe = observe or (lambda action, protocol: None)
 
     # -- wiring that needs the runner package (composition root only) --------------------------------
     def attach(self, executor: TaskExecutor | None = None, signal: CancelSignal | None = None) -> None:
@@ -130,7 +141,7 @@ class JobService:
             job = self._find(uow, ref)
             return None if job is None else self._readable(actor, job)
 
-    def list_jobs(self, actor: Actor, where: JobFilter = JobFilter()) -> list[Job]:
+    def list_jobs(self, actor: Actor, where: JobFilter = _ALL) -> list[Job]:
         if not actor.is_admin:
             where = replace(where, owner=actor.name)
         with self._uow(write=False) as uow:
@@ -141,6 +152,12 @@ class JobService:
             job = self._readable(actor, self._load(uow, ref))
             return job, uow.jobs.events(job.id)
 
+    def ready(self) -> bool:
+        """True when the store answers a query."""
+        with self._uow(write=False) as uow:
+            uow.jobs.get(0)
+        return True
+
     def count_by_state(self) -> dict[JobState, int]:
         with self._uow(write=False) as uow:
             return uow.jobs.count_by_state()
@@ -150,12 +167,14 @@ class JobService:
         if not spec.task:
             raise InvalidRequest("A job needs a task.")
         with self._uow() as uow:
-            job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
+            job = uow.jobs.add(
+                spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol
+            )
             uow.commit()
         return job
 
     def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
-        """Ask for a job to stop: Submitted/Suspended → Cancelled, Executing → Canceling (the runner ends it)."""
+        """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it)."""
         with self._uow() as uow:
             job = self._writable(actor, self._load(uow, ref))
             if ignores_cancel(job):
@@ -208,7 +227,7 @@ class JobService:
         return self._system_move(job, Action.FINISH, system, change).job, result
 
     def _act(
-        self, actor: Actor, ref: JobRef, action: Action, reason: str | None, change: Change = Change()
+        self, actor: Actor, ref: JobRef, action: Action, reason: str | None, change: Change = _NO_CHANGE
     ) -> Outcome:
         with self._uow() as uow:
             job = self._writable(actor, self._load(uow, ref))
@@ -221,6 +240,8 @@ class JobService:
         with self._uow() as uow:
             job = uow.jobs.claim_next(runner_id, self._clock.now(), tasks)
             uow.commit()
+        if job is not None:
+            self._observe(Action.START, Protocol.RUNNER)
         return job
 
     def heartbeat(self, runner_id: str, job_ids: Collection[int]) -> None:
@@ -264,9 +285,13 @@ class JobService:
             current = self._load(uow, job.id)
             if next_state(current.state, action) is None and next_state(current.state, Action.CANCEL_DONE):
                 # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
-                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED)
+                outcome = self._apply(
+                    uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED
+                )
             else:
-                outcome = self._apply(uow, current, action, Actor.system(), reason, replace(change, clear_runner=True))
+                outcome = self._apply(
+                    uow, current, action, Actor.system(), reason, replace(change, clear_runner=True)
+                )
             uow.commit()
         return outcome
 
@@ -295,7 +320,9 @@ class JobService:
             outcomes += self._resolve_orphan(job, system)
         for job in stuck:
             reason = f"cancel did not complete within {self.runtime.cancel_grace_s:g} s"
-            outcomes += self._try(job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason)
+            outcomes += self._try(
+                job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason
+            )
         return outcomes
 
     def _resolve_orphan(self, job: Job, system: Actor) -> list[Outcome]:
@@ -303,7 +330,9 @@ class JobService:
         if next_state(job.state, Action.CANCEL_DONE):
             return self._try(job, Action.CANCEL_DONE, system, _ENDED, reason)
         if job.attempts < 2:
-            return self._try(job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once")
+            return self._try(
+                job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once"
+            )
         error = reason + "; already retried once"
         return self._try(job, Action.FAIL, system, Change(error=error, ended=True, clear_runner=True), error)
 
@@ -314,11 +343,18 @@ class JobService:
             uow.commit()
         if moved is None:
             return []
+        self._observe(action, actor.protocol)
         return [Outcome(moved, job.state, moved.state, changed=True)]
 
     # -- the one place the state machine is applied ---------------------------------------------------
     def _apply(
-        self, uow: UnitOfWork, job: Job, action: Action, actor: Actor, reason: str | None, change: Change = Change()
+        self,
+        uow: UnitOfWork,
+        job: Job,
+        action: Action,
+        actor: Actor,
+        reason: str | None,
+        change: Change = _NO_CHANGE,
     ) -> Outcome:
         prior = job.state
         for _ in range(_MAX_RETRIES):
@@ -329,6 +365,7 @@ class JobService:
                 return Outcome(job, prior, job.state, changed=False)
             moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
             if moved is not None:
+                self._observe(action, actor.protocol)
                 return Outcome(moved, prior, moved.state, changed=True)
             job = self._load(uow, job.id)  # another request moved it first: decide again on what it did
         raise TransitionRefused(job.id, job.state, action)
@@ -337,7 +374,9 @@ class JobService:
     def _move(job: Job, action: Action, actor: Actor, reason: str | None, change: Change) -> Transition:
         target = next_state(job.state, action)
         assert target is not None
-        return Transition(job.id, action, job.state, target, actor.name, actor.protocol, reason, change=change)
+        return Transition(
+            job.id, action, job.state, target, actor.name, actor.protocol, reason, change=change
+        )
 
     @staticmethod
     def _find(uow: UnitOfWork, ref: JobRef) -> Job | None:

@@ -1,4 +1,4 @@
-"""Engines: SQLite in WAL mode with a busy timeout and immediate write transactions; PostgreSQL via psycopg 3."""
+"""Engines: SQLite in WAL mode, busy timeout, immediate write transactions; PostgreSQL via psycopg 3."""
 
 from typing import Any
 

@@ -8,6 +8,10 @@ from jobgate.store.repository import SqlJobRepository, SqlTokenRepository, SqlUs
 
 
 class SqlUnitOfWork:
+    jobs: SqlJobRepository
+    users: SqlUserRepository
+    tokens: SqlTokenRepository
+
     def __init__(self, engine: Engine, write: bool) -> None:
         self._engine, self._write = engine, write
         self._conn: Connection | None = None

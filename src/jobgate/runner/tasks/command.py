@@ -5,6 +5,7 @@ argument only (no shell, no word splitting). The process runs in its own process
 SIGTERM to the group, then SIGKILL after the grace.
 """
 
+import contextlib
 import os
 import signal
 import string
@@ -43,7 +44,11 @@ def command_task(template: Sequence[str]) -> Task:
         with out_path.open("wb") as out:
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv from admin config, no shell
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise TaskFailed(f"cannot start {argv[0]}: {exc.strerror}") from None
@@ -76,7 +81,5 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float) -> None:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass

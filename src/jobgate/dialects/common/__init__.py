@@ -1,0 +1,37 @@
+"""What every dialect shares: the seam they plug into, the XML gate, fault tables, the SOAP gateway."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from starlette.routing import BaseRoute
+
+from jobgate.services import JobService
+
+
+@dataclass(frozen=True, slots=True)
+class DialectOptions:
+    max_body_bytes: int = 2 * 1024 * 1024
+    test_forms: Literal["local", "on", "off"] = "local"
+    public_url: str | None = None
+    wsdl_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexLink:
+    label: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """What a dialect hands the app: its routes and the links the index page shows for it."""
+
+    name: str
+    routes: list[BaseRoute]
+    links: list[IndexLink] = field(default_factory=list)
+    description: str = ""
+
+
+Mount = Callable[[JobService, DialectOptions], Mounted]

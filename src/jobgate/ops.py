@@ -1,0 +1,165 @@
+"""Operations endpoints and cross-cutting HTTP concerns: health, readiness, metrics, the index page,
+request ids and the one access-log line per request."""
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+
+import structlog
+from lxml import etree
+from lxml.html import builder as h
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobgate.dialects.common import Mounted
+from jobgate.domain.model import Protocol
+from jobgate.domain.states import Action, JobState
+from jobgate.services import JobService
+
+REQUEST_ID_HEADER = "x-request-id"
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+access_log = structlog.get_logger("jobgate.access")
+log = logging.getLogger(__name__)
+
+DIALECT_PREFIXES: Sequence[tuple[str, str]] = (
+    ("/casjobs/", "casjobs"),
+    ("/transws", "transws"),
+    ("/commandwebservice.asmx", "birst"),
+    ("/webacs/", "cisco"),
+    ("/arcgis/", "arcgis"),
+)
+
+
+def dialect_of(path: str) -> str:
+    lowered = path.lower()
+    for prefix, name in DIALECT_PREFIXES:
+        if lowered.startswith(prefix):
+            return name
+    return "ops"
+
+
+class _JobsByState(Collector):
+    def __init__(self, jobs: JobService) -> None:
+        self._jobs = jobs
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily("jobgate_jobs", "Jobs in the store by state", labels=["state"])
+        for state, count in self._jobs.count_by_state().items():
+            family.add_metric([state.value], count)
+        yield family
+
+
+class Metrics:
+    """One registry per app (no process-global state), scraped at /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.transitions = Counter(
+            "jobgate_transitions", "State transitions by action and protocol", ["action", "protocol"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.requests = Histogram(
+            "jobgate_request_seconds", "HTTP requests by dialect and status", ["dialect", "status"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )  # fmt: skip
+
+    def observe_transition(self, action: Action, protocol: Protocol) -> None:
+        self.transitions.labels(action.value, protocol.value).inc()
+
+    def watch_jobs(self, jobs: JobService) -> None:
+        self.registry.register(_JobsByState(jobs))
+
+
+class RequestContext:
+    """Pure-ASGI middleware: a request id on every response, one access-log line, latency metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, enabled_log: bool = True) -> None:
+        self.app, self.metrics, self.enabled_log = app, metrics, enabled_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = incoming if _INCOMING_ID.match(incoming) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        start, status = time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            dialect = dialect_of(scope["path"])
+            self.metrics.requests.labels(dialect, str(status)).observe(elapsed)
+            if self.enabled_log:
+                # the path only: query strings carry passwords in CasJobs' HTTP GET binding
+                access_log.info(
+                    "request", method=scope["method"], path=scope["path"], status=status,
+                    duration_ms=round(elapsed * 1000, 2), request_id=request_id, dialect=dialect,
+                )  # fmt: skip
+
+
+def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> list[Route]:
+    def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    def readyz(request: Request) -> Response:
+        try:
+            jobs.ready()
+        except Exception:
+            log.warning("readiness check: the store does not answer", exc_info=True)
+            return PlainTextResponse("store unreachable", status_code=503)
+        return PlainTextResponse("ready")
+
+    def scrape(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    index_page = render_index(mounted)
+
+    def index(request: Request) -> Response:
+        return Response(index_page, media_type="text/html; charset=utf-8")
+
+    return [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/metrics", scrape, methods=["GET"]),
+        Route("/", index, methods=["GET", "HEAD"]),
+    ]
+
+
+def render_index(mounted: Sequence[Mounted]) -> bytes:
+    sections = []
+    for dialect in mounted:
+        items = [h.LI(h.A(link.label, href=link.href)) for link in dialect.links]
+        sections += [h.H2(dialect.name), h.P(dialect.description), h.UL(*items)]
+    ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics")]
+    page = h.HTML(
+        h.HEAD(h.META(charset="utf-8"), h.TITLE("jobgate")),
+        h.BODY(
+            h.H1("jobgate"),
+            h.P("One job store, spoken to in several vendors' job-control dialects."),
+            *sections,
+            h.H2("Operations"),
+            h.UL(*ops),
+        ),
+    )
+    return b"<!DOCTYPE html>\n" + etree.tostring(page, method="html", encoding="utf-8")
+
+
+__all__ = ["JobState", "Metrics", "RequestContext", "routes"]

@@ -1,0 +1,72 @@
+"""Run the ASGI app under uvicorn: one process, or several sharing one listening socket."""
+
+import gc
+import multiprocessing
+import socket
+
+import uvicorn
+
+from jobgate import logs
+from jobgate.config import Settings
+
+
+def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
+    from jobgate.app import create_app
+
+    app = create_app(settings, migrate=migrate)
+    return uvicorn.Config(
+        app, host=settings.host, port=settings.port, access_log=False, log_config=None,
+        timeout_graceful_shutdown=5, lifespan="on",
+    )  # fmt: skip
+
+
+def _banner(settings: Settings) -> None:
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    lines = [f"jobgate serving on {base}  (database {settings.database_url})", f"  index     {base}/"]
+    lines += [f"  {name:<9} {base}{path}" for name, path in SERVICE_PATHS]
+    print("\n".join(lines), flush=True)  # noqa: T201 - the start-up banner the README promises
+
+
+SERVICE_PATHS = (
+    ("casjobs", "/CasJobs/services/jobs.asmx  (WSDL: ?WSDL, test forms: ?op=CancelJob)"),
+    ("metrics", "/metrics"),
+)
+
+
+def run(settings: Settings, migrate: bool = True) -> None:
+    if settings.workers == 1:
+        config = _config(settings, migrate)
+        _banner(settings)
+        server = uvicorn.Server(config)
+        gc.freeze()  # objects built at start-up never need collecting again
+        server.run()
+        return
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    _banner(settings)
+    spawn = multiprocessing.get_context("spawn")
+    procs = [
+        spawn.Process(target=_child, args=(settings.model_dump(), sock, migrate and n == 0), daemon=False)
+        for n in range(settings.workers)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+            proc.join()
+
+
+def _child(values: dict[str, object], sock: socket.socket, migrate: bool) -> None:
+    settings = Settings.model_validate(values)
+    logs.configure(settings.log_level)
+    config = _config(settings, migrate)
+    server = uvicorn.Server(config)
+    gc.freeze()
+    server.run(sockets=[sock])
