@@ -1,0 +1,128 @@
+"""Fixtures every tier shares: no stray network, PostgreSQL schemas, databases built by Alembic, and a
+real `jobgate serve` subprocess. Helpers live in tests/support/ (import them as `support.…`)."""
+
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.register_assert_rewrite("support")
+
+from jobgate.store import make_engine  # noqa: E402
+from jobgate.store.migrate import upgrade  # noqa: E402
+from support import postgres  # noqa: E402 - after the assert-rewrite registration
+from support.network import loopback_only  # noqa: E402
+from support.server import JobgateServer, jobgate_env  # noqa: E402
+
+BACKENDS = ("sqlite", "postgresql")
+_SERVERS = pytest.StashKey[list[JobgateServer]]()
+
+
+# -- no network beyond the loopback ---------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse connections to anything but 127.0.0.1, ::1, localhost and unix sockets."""
+    monkeypatch.setattr(socket.socket, "connect", loopback_only(socket.socket.connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", loopback_only(socket.socket.connect_ex))
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test PostgreSQL answers, or the whole run stops with an error (PostgreSQL tests never skip)."""
+    reason = postgres.unreachable_reason()
+    if reason is not None:
+        pytest.exit(
+            f"PostgreSQL at {postgres.HOST}:{postgres.PORT} (user {postgres.USER}, database "
+            f"{postgres.DATABASE}) is not reachable: {reason}. The suite runs every store test on "
+            "PostgreSQL too and never skips them: start PostgreSQL and run again.",
+            returncode=pytest.ExitCode.TESTS_FAILED,
+        )
+    return postgres.DSN
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty, uniquely named schema in database `test`, dropped (CASCADE) afterwards."""
+    with postgres.throwaway_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(postgres_server: str) -> Iterator[str]:
+    """Like pg_url, shared by the tests of one module."""
+    with postgres.throwaway_schema("m") as url:
+        yield url
+
+
+def _empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'jobgate-{uuid.uuid4().hex[:8]}.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend: a SQLite file in tmp_path, or a fresh PostgreSQL schema."""
+    return _empty_database(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database on each backend with the schema Alembic builds (upgrade to head)."""
+    url = _empty_database(request.param, tmp_path, request)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+# -- a real server ---------------------------------------------------------------------------------------
+ServerFactory = Callable[..., JobgateServer]
+
+
+@pytest.fixture
+def jobgate_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start `jobgate serve` subprocesses: jobgate_server(database_url=…, JOBGATE_X=…) → a ready server.
+
+    Every server is killed at teardown; a failing test's report carries each server's log.
+    """
+    servers: list[JobgateServer] = []
+    request.node.stash[_SERVERS] = servers
+
+    def start(
+        database_url: str | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        env: Mapping[str, Any] | None = None,
+        **variables: Any,
+    ) -> JobgateServer:
+        n = len(servers)
+        overrides: dict[str, Any] = {
+            "JOBGATE_DATABASE_URL": database_url or f"sqlite:///{tmp_path / f'server{n}.db'}",
+            "JOBGATE_DATA_DIR": tmp_path / f"server{n}-data",
+            **(env or {}),
+            **variables,
+        }
+        server = JobgateServer(jobgate_env(overrides), tmp_path / f"server{n}.log", args=args, cwd=tmp_path)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        for n, server in enumerate(item.stash.get(_SERVERS, [])):
+            report.sections.append((f"jobgate server {n} log ({server.log_path})", server.log_text()))
+    return report

@@ -1,0 +1,50 @@
+"""Build real components for integration tests: settings, the wired app parts, users and jobs."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jobgate.app import Components, build
+from jobgate.config import Settings
+from jobgate.domain.model import ADMIN_GROUP, Actor, Job, JobSpec, Protocol
+
+CHEAP_ARGON2: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8}
+
+
+def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: cheap hashing, no runners unless asked, everything else explicit."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "runners": 0,
+        "cancel_grace_s": 2.0,
+        "heartbeat_s": 0.2,
+        "stale_after_s": 5.0,
+        "cancel_margin_s": 5.0,
+        "access_log": False,
+        **CHEAP_ARGON2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def components(settings: Settings) -> Iterator[Components]:
+    """build(settings), with the runner pool stopped and the engine disposed afterwards."""
+    parts = build(settings)
+    try:
+        yield parts
+    finally:
+        parts.pool.stop()
+        parts.engine.dispose()
+
+
+def user_actor(parts: Components, name: str, *, admin: bool = False) -> Actor:
+    """Add a user and return them as a CLI actor."""
+    user = parts.jobs.add_user(name, f"{name}-password", groups=[ADMIN_GROUP] if admin else [])
+    return Actor.of(user, Protocol.CLI)
+
+
+def sleep_job(parts: Components, actor: Actor, seconds: float = 60, project: str = "p") -> Job:
+    return parts.jobs.submit(actor, JobSpec("sleep", {"seconds": seconds}, project))

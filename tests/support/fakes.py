@@ -1,0 +1,274 @@
+"""In-memory fakes of the ports in jobgate.domain.ports, for fast unit tests of the service layer."""
+
+import hashlib
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol, Transition, User
+from jobgate.domain.states import JobState
+
+EPOCH = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that moves only when told to: `now()` (aware UTC, ms) and `monotonic()` advance together."""
+
+    def __init__(self, start: datetime = EPOCH, monotonic: float = 1000.0) -> None:
+        self._now, self._monotonic = start, monotonic
+
+    def now(self) -> datetime:
+        return self._now.replace(microsecond=self._now.microsecond // 1000 * 1000)
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+
+class FakeHasher:
+    """Cheap and deterministic; counts its calls so tests can see what the credential cache saved."""
+
+    PREFIX = "fake$"
+
+    def __init__(self) -> None:
+        self.hash_calls = 0
+        self.verify_calls = 0
+
+    def hash(self, password: str) -> str:
+        self.hash_calls += 1
+        return self.PREFIX + hashlib.sha256(password.encode()).hexdigest()
+
+    def verify(self, hashed: str, password: str) -> bool:
+        self.verify_calls += 1
+        return hashed == self.PREFIX + hashlib.sha256(password.encode()).hexdigest()
+
+
+class FakeJobRepository:
+    """Jobs and their append-only history in dicts, with the SQL repository's compare-and-set rules."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Job] = {}
+        self.deleted: set[int] = set()
+        self.history: list[JobEvent] = []
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _live(self, job_id: int) -> Job | None:
+        return None if job_id in self.deleted else self.rows.get(job_id)
+
+    def _append(self, job: Job, stage: str, from_state: JobState | None, **event: Any) -> None:
+        self.history.append(
+            JobEvent(job.id, job.version, stage, "ok", from_state, job.state, **event),
+        )
+
+    def _matches(self, job: Job, where: JobFilter) -> bool:
+        return (
+            job.id not in self.deleted
+            and (where.owner is None or job.owner == where.owner)
+            and (where.states is None or job.state in where.states)
+            and (where.project is None or job.project == where.project)
+            and (where.ids is None or job.id in where.ids)
+            and (where.include_system or not job.system)
+        )
+
+    # -- the JobRepository port -----------------------------------------------------------------------
+    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
+        job = Job(
+            id=max(self.rows, default=0) + 1, key=key, owner=owner, project=spec.project, task=spec.task,
+            params=dict(spec.params), state=JobState.SUBMITTED, submitted_at=now, name=spec.name,
+            queue=spec.queue, synchronous=spec.synchronous, system=spec.system, state_changed_at=now,
+        )  # fmt: skip
+        self.rows[job.id] = job
+        self._append(job, "submit", None, at=now, actor=actor, protocol=protocol)
+        return job
+
+    def get(self, job_id: int) -> Job | None:
+        return self._live(job_id)
+
+    def get_by_key(self, key: str) -> Job | None:
+        return next((j for j in self.rows.values() if j.key == key and j.id not in self.deleted), None)
+
+    def list_jobs(self, where: JobFilter) -> list[Job]:
+        found = [job for _, job in sorted(self.rows.items()) if self._matches(job, where)]
+        return found if where.limit is None else found[: where.limit]
+
+    def iter_ids(self, where: JobFilter) -> Iterator[int]:
+        return iter([job.id for job in self.list_jobs(where)])
+
+    def transition(self, move: Transition, now: datetime) -> Job | None:
+        job = self._live(move.job_id)
+        if job is None or job.state is not move.expected:
+            return None
+        change = move.change
+        values: dict[str, Any] = {
+            name: getattr(change, name)
+            for name in ("rows", "result", "error", "output_loc", "runner_id")
+            if getattr(change, name) is not None
+        }
+        if change.clear_runner:
+            values["runner_id"] = None
+        if change.started:
+            values["started_at"] = now
+        if change.ended:
+            values["ended_at"] = now
+        if change.release_attempt:
+            values["attempts"] = job.attempts - 1
+        moved = replace(job, state=move.target, state_changed_at=now, version=job.version + 1, **values)
+        self.rows[job.id] = moved
+        if change.deleted:
+            self.deleted.add(job.id)
+        stage = "delete" if change.deleted else move.action.value
+        event = (moved.version, stage, move.status, move.expected, move.target, now, move.actor)
+        self.history.append(JobEvent(moved.id, *event, move.protocol, move.reason))
+        return moved
+
+    def events(self, job_id: int) -> list[JobEvent]:
+        return sorted((e for e in self.history if e.job_id == job_id), key=lambda e: e.seq)
+
+    def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
+        for job in self.list_jobs(JobFilter(states=frozenset({JobState.SUBMITTED}))):
+            if job.synchronous or job.task not in tasks:
+                continue
+            claimed = replace(
+                job, state=JobState.EXECUTING, runner_id=runner_id, heartbeat_at=now, started_at=now,
+                state_changed_at=now, attempts=job.attempts + 1, version=job.version + 1,
+            )  # fmt: skip
+            self.rows[job.id] = claimed
+            reason = None if claimed.attempts == 1 else f"attempt {claimed.attempts}"
+            self._append(
+                claimed, "start", JobState.SUBMITTED, at=now, actor="system",
+                protocol=Protocol.RUNNER, reason=reason,
+            )  # fmt: skip
+            return claimed
+        return None
+
+    def heartbeat(self, job_ids: Collection[int], runner_id: str, now: datetime) -> None:
+        for job_id in job_ids:
+            job = self.rows.get(job_id)
+            if job is not None and job.runner_id == runner_id:
+                self.rows[job_id] = replace(job, heartbeat_at=now)
+
+    def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
+        return {job_id: self.rows[job_id].state for job_id in job_ids if job_id in self.rows}
+
+    def stale(self, states: Collection[JobState], heartbeat_before: datetime) -> list[Job]:
+        return [
+            job
+            for _, job in sorted(self.rows.items())
+            if job.state in states
+            and not job.synchronous
+            and job.heartbeat_at is not None
+            and job.heartbeat_at < heartbeat_before
+        ]
+
+    def stuck(self, state: JobState, changed_before: datetime) -> list[Job]:
+        return [
+            job
+            for _, job in sorted(self.rows.items())
+            if job.state is state
+            and job.state_changed_at is not None
+            and job.state_changed_at < changed_before
+        ]
+
+    def count_by_state(self) -> dict[JobState, int]:
+        counts = dict.fromkeys(JobState, 0)
+        for job in self.rows.values():
+            counts[job.state] += 1
+        return counts
+
+    # -- for tests: put a job straight into a state, as if earlier requests had moved it ----------------
+    def force(self, job_id: int, **values: Any) -> Job:
+        job = replace(self.rows[job_id], **values)
+        self.rows[job_id] = job
+        return job
+
+
+class FakeUserRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, User] = {}
+
+    def add(self, user: User, now: datetime) -> None:
+        self.rows[user.name] = user
+
+    def by_name(self, name: str) -> User | None:
+        return self.rows.get(name)
+
+    def by_wsid(self, wsid: int) -> User | None:
+        return next((u for u in self.rows.values() if u.wsid == wsid), None)
+
+    def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
+        if name not in self.rows:
+            return False
+        self.rows[name] = replace(self.rows[name], password_hash=password_hash)
+        return True
+
+    def next_wsid(self) -> int:
+        return max((u.wsid for u in self.rows.values()), default=0) + 1
+
+    def all(self) -> Sequence[User]:
+        return sorted(self.rows.values(), key=lambda u: u.name)
+
+
+class FakeTokenRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, datetime]] = {}  # digest → (owner, kind, expires_at)
+
+    def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
+        self.rows[token_hash] = (owner, kind, expires_at)
+
+    def owner_of(self, token_hash: str, now: datetime) -> str | None:
+        entry = self.rows.get(token_hash)
+        return entry[0] if entry is not None and entry[2] > now else None
+
+    def revoke(self, token_hash: str) -> None:
+        self.rows.pop(token_hash, None)
+
+
+class FakeUnitOfWork:
+    """Both the unit of work and its factory: writes are kept only if commit() was called."""
+
+    def __init__(self) -> None:
+        self.jobs = FakeJobRepository()
+        self.users = FakeUserRepository()
+        self.tokens = FakeTokenRepository()
+        self.commits = 0
+        self._saved: dict[str, Any] | None = None
+
+    def __call__(self, *, write: bool = True) -> "FakeUnitOfWork":
+        return self
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "jobs": dict(self.jobs.rows),
+            "deleted": set(self.jobs.deleted),
+            "history": list(self.jobs.history),
+            "users": dict(self.users.rows),
+            "tokens": dict(self.tokens.rows),
+        }
+
+    def __enter__(self) -> "FakeUnitOfWork":
+        # a nested unit of work would be a second connection: on SQLite it would wait on the first
+        assert self._saved is None, "a unit of work was opened inside another one"
+        self._saved = self._snapshot()
+        return self
+
+    def commit(self) -> None:
+        assert self._saved is not None, "commit() outside a unit of work"
+        self.commits += 1
+        self._saved = self._snapshot()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        saved, self._saved = self._saved, None
+        assert saved is not None
+        self.jobs.rows, self.jobs.deleted, self.jobs.history = (
+            saved["jobs"],
+            saved["deleted"],
+            saved["history"],
+        )
+        self.users.rows, self.tokens.rows = saved["users"], saved["tokens"]
