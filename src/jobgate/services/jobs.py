@@ -283,7 +283,7 @@ class JobService:
     def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
         with self._uow() as uow:
             current = self._load(uow, job.id)
-            if next_state(current.state, action) is None and next_state(current.state, Action.CANCEL_DONE):
+            if next_state(current.state, Action.CANCEL_DONE):
                 # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
                 outcome = self._apply(
                     uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED
