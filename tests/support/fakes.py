@@ -272,3 +272,13 @@ class FakeUnitOfWork:
             saved["history"],
         )
         self.users.rows, self.tokens.rows = saved["users"], saved["tokens"]
+
+
+class FakeCancelSignal:
+    """Records the jobs the service said turned Canceling (the CancelSignal port)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[int] = []
+
+    def canceling(self, job_id: int) -> None:
+        self.jobs.append(job_id)
