@@ -157,7 +157,8 @@ class Authenticator:
             self.throttle.failed(account, address)
             raise BadCredentials()
         self.throttle.succeeded(account)
-        self.cache.put(key, user)
+        if creds.kind != "token":  # a token costs no hash to check, and a cached one would outlive its expiry
+            self.cache.put(key, user)
         return user
 
     def _check(self, creds: Credentials) -> User | None:
