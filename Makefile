@@ -26,7 +26,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 wsdl: $(STAMP)
-	$(BIN)/python -m jobgate.dialects.casjobs.wsdlgen > wsdl/casjobs.wsdl
+	$(BIN)/python -W ignore -m jobgate.dialects.casjobs.wsdlgen jobs > wsdl/casjobs.wsdl
+	$(BIN)/python -W ignore -m jobgate.dialects.casjobs.wsdlgen casusers > wsdl/casusers.wsdl
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -19,6 +19,7 @@ from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
 from jobgate.runner.tasks.sleep import sleep
+from jobgate.runner.tasks.sql import sql_task
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
@@ -59,14 +60,16 @@ def build(settings: Settings, runners: int | None = None) -> Components:
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
-    tasks: dict[str, Task] = {"sleep": sleep}
+    tasks: dict[str, Task] = {"sleep": sleep, "sql": sql_task(settings.contexts)}
     tasks.update({name: command_task(argv) for name, argv in settings.commands.items()})
     return tasks
 
 
 def dialect_mounts() -> Sequence[Mount]:
     """Every dialect this build serves; each gets the service layer and its options, nothing else."""
-    return []
+    from jobgate.dialects import casjobs
+
+    return [casjobs.mount]
 
 
 def wsdl_dir() -> Path:
@@ -76,9 +79,7 @@ def wsdl_dir() -> Path:
     return Path(__file__).resolve().parent / "_data" / "wsdl"
 
 
-def create_app(
-    settings: Settings, *, migrate: bool = True, components: Components | None = None
-) -> Starlette:
+def create_app(settings: Settings, *, migrate: bool = True, components: Components | None = None) -> Starlette:
     parts = components or build(settings)
     if migrate:
         upgrade(parts.engine)

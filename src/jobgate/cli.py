@@ -17,9 +17,7 @@ from jobgate.domain.errors import JobError
 from jobgate.domain.model import ADMIN_GROUP, Actor, Job, JobEvent, JobFilter, JobSpec, Protocol
 from jobgate.domain.states import JobState
 
-cli = typer.Typer(
-    help="jobgate: a job service that speaks five vendors' job-control dialects.", no_args_is_help=True
-)
+cli = typer.Typer(help="jobgate: a job service that speaks five vendors' job-control dialects.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 user_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 job_cli = typer.Typer(help="Submit, list, show and cancel jobs.", no_args_is_help=True)
@@ -27,9 +25,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(job_cli, name="job")
 
-DbUrl = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL [env JOBGATE_DATABASE_URL].")
-]
+DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL [env JOBGATE_DATABASE_URL].")]
 Runners = Annotated[int | None, typer.Option("--runners", help="Runner threads [env JOBGATE_RUNNERS].")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -79,9 +75,7 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Server processes sharing the port [env JOBGATE_WORKERS].")
     ] = None,
-    no_migrate: Annotated[
-        bool, typer.Option("--no-migrate", help="Do not upgrade the schema on start.")
-    ] = False,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Do not upgrade the schema on start.")] = False,
 ) -> None:
     """Serve every dialect on one port, with runner threads, upgrading the schema first."""
     from jobgate.server import run
@@ -120,12 +114,8 @@ def db_upgrade(database_url: DbUrl = None) -> None:
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
     password: Annotated[str, typer.Option(help="Password (stored as an argon2id hash).")],
-    wsid: Annotated[
-        int | None, typer.Option(help="Numeric WebServicesID; the next free one if omitted.")
-    ] = None,
-    group: Annotated[
-        list[str] | None, typer.Option(help="Group: admin, nbi-read, nbi-write (repeatable).")
-    ] = None,
+    wsid: Annotated[int | None, typer.Option(help="Numeric WebServicesID; the next free one if omitted.")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Group: admin, nbi-read, nbi-write (repeatable).")] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Add a user. Prints: NAME wsid=N"""
@@ -139,9 +129,7 @@ def job_submit(
     owner: Annotated[str, typer.Option(help="User who owns the job.")],
     task: Annotated[str, typer.Option(help="Task to run: sleep, sql, or a configured command task.")],
     param: Annotated[list[str] | None, typer.Option(help="Task parameter K=V (repeatable).")] = None,
-    project: Annotated[
-        str, typer.Option(help="Project (Birst space, ArcGIS service, Trans-WS project).")
-    ] = "",
+    project: Annotated[str, typer.Option(help="Project (Birst space, ArcGIS service, Trans-WS project).")] = "",
     database_url: DbUrl = None,
 ) -> None:
     """Submit a job. Prints one JSON line {"id":N,"key":"<32 hex>"}."""

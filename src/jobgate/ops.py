@@ -159,7 +159,7 @@ def render_index(mounted: Sequence[Mounted]) -> bytes:
             h.UL(*ops),
         ),
     )
-    return b"<!DOCTYPE html>\n" + etree.tostring(page, method="html", encoding="utf-8")
+    return b"<!DOCTYPE html>\n" + bytes(etree.tostring(page, method="html", encoding="utf-8"))
 
 
 __all__ = ["JobState", "Metrics", "RequestContext", "routes"]

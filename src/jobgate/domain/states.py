@@ -84,9 +84,7 @@ def sources(action: Action) -> frozenset[JobState]:
 
 def moving_sources(action: Action) -> frozenset[JobState]:
     """States from which `action` really changes the state (self-maps excluded)."""
-    return frozenset(
-        state for (state, act), target in TRANSITIONS.items() if act is action and target is not state
-    )
+    return frozenset(state for (state, act), target in TRANSITIONS.items() if act is action and target is not state)
 
 
 def is_terminal(state: JobState) -> bool:

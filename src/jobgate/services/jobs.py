@@ -126,9 +126,12 @@ class JobService:
         with self._uow(write=False) as uow:
             return uow.users.by_wsid(wsid)
 
-    def web_service_id(self, name: str, password: str, client: str = "") -> int:
-        """The wsid of a user proven by name and password (CasJobs casusers.asmx)."""
-        return self.auth.authenticate(Credentials(name, password, "password", client)).wsid
+    def check_login(self, creds: Credentials) -> User | None:
+        """The user these credentials prove, or None (for protocols that answer a bad login with a value)."""
+        try:
+            return self.auth.authenticate(creds)
+        except BadCredentials:
+            return None
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
@@ -167,16 +170,24 @@ class JobService:
         if not spec.task:
             raise InvalidRequest("A job needs a task.")
         with self._uow() as uow:
-            job = uow.jobs.add(
-                spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol
-            )
+            job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
         return job
 
     def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
         """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it)."""
+        outcome = self.cancel_if_exists(actor, ref, reason)
+        if outcome is None:
+            raise JobNotFound(ref)
+        return outcome
+
+    def cancel_if_exists(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome | None:
+        """Like cancel(), but an unknown job is None, not an error (CasJobs: "does nothing")."""
         with self._uow() as uow:
-            job = self._writable(actor, self._load(uow, ref))
+            found = self._find(uow, ref)
+            if found is None:
+                return None
+            job = self._writable(actor, found)
             if ignores_cancel(job):
                 return Outcome(job, job.state, job.state, changed=False)
             outcome = self._apply(uow, job, Action.CANCEL, actor, reason)
@@ -285,13 +296,9 @@ class JobService:
             current = self._load(uow, job.id)
             if next_state(current.state, Action.CANCEL_DONE):
                 # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
-                outcome = self._apply(
-                    uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED
-                )
+                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED)
             else:
-                outcome = self._apply(
-                    uow, current, action, Actor.system(), reason, replace(change, clear_runner=True)
-                )
+                outcome = self._apply(uow, current, action, Actor.system(), reason, replace(change, clear_runner=True))
             uow.commit()
         return outcome
 
@@ -320,9 +327,7 @@ class JobService:
             outcomes += self._resolve_orphan(job, system)
         for job in stuck:
             reason = f"cancel did not complete within {self.runtime.cancel_grace_s:g} s"
-            outcomes += self._try(
-                job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason
-            )
+            outcomes += self._try(job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason)
         return outcomes
 
     def _resolve_orphan(self, job: Job, system: Actor) -> list[Outcome]:
@@ -330,9 +335,7 @@ class JobService:
         if next_state(job.state, Action.CANCEL_DONE):
             return self._try(job, Action.CANCEL_DONE, system, _ENDED, reason)
         if job.attempts < 2:
-            return self._try(
-                job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once"
-            )
+            return self._try(job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once")
         error = reason + "; already retried once"
         return self._try(job, Action.FAIL, system, Change(error=error, ended=True, clear_runner=True), error)
 
@@ -374,9 +377,7 @@ class JobService:
     def _move(job: Job, action: Action, actor: Actor, reason: str | None, change: Change) -> Transition:
         target = next_state(job.state, action)
         assert target is not None
-        return Transition(
-            job.id, action, job.state, target, actor.name, actor.protocol, reason, change=change
-        )
+        return Transition(job.id, action, job.state, target, actor.name, actor.protocol, reason, change=change)
 
     @staticmethod
     def _find(uow: UnitOfWork, ref: JobRef) -> Job | None:

@@ -105,9 +105,7 @@ class SqlJobRepository:
         return [_job(row) for row in self._conn.execute(query)]
 
     def iter_ids(self, where: JobFilter) -> Iterator[int]:
-        yield from self._conn.execute(
-            select(jobs.c.id).where(*_conditions(where)).order_by(jobs.c.id)
-        ).scalars()
+        yield from self._conn.execute(select(jobs.c.id).where(*_conditions(where)).order_by(jobs.c.id)).scalars()
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         values: dict[str, Any] = {
@@ -217,9 +215,7 @@ class SqlJobRepository:
 
     def heartbeat(self, job_ids: Collection[int], runner_id: str, now: datetime) -> None:
         self._conn.execute(
-            update(jobs)
-            .where(jobs.c.id.in_(list(job_ids)), jobs.c.runner_id == runner_id)
-            .values(heartbeat_at=now)
+            update(jobs).where(jobs.c.id.in_(list(job_ids)), jobs.c.runner_id == runner_id).values(heartbeat_at=now)
         )
 
     def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
@@ -286,9 +282,7 @@ class SqlUserRepository:
 
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
         result = self._conn.execute(
-            update(users)
-            .where(users.c.name == name)
-            .values(password_hash=password_hash, password_changed_at=now)
+            update(users).where(users.c.name == name).values(password_hash=password_hash, password_changed_at=now)
         )
         return bool(result.rowcount == 1)
 
@@ -306,15 +300,11 @@ class SqlTokenRepository:
 
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
         self._conn.execute(
-            insert(tokens).values(
-                token_hash=token_hash, owner=owner, kind=kind, created_at=now, expires_at=expires_at
-            )
+            insert(tokens).values(token_hash=token_hash, owner=owner, kind=kind, created_at=now, expires_at=expires_at)
         )
 
     def owner_of(self, token_hash: str, now: datetime) -> str | None:
-        query = select(tokens.c.owner).where(
-            and_(tokens.c.token_hash == token_hash, tokens.c.expires_at > now)
-        )
+        query = select(tokens.c.owner).where(and_(tokens.c.token_hash == token_hash, tokens.c.expires_at > now))
         owner = self._conn.execute(query).scalar()
         return str(owner) if owner is not None else None
 

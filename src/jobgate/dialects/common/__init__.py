@@ -1,6 +1,6 @@
 """What every dialect shares: the seam they plug into, the XML gate, fault tables, the SOAP gateway."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,7 +29,7 @@ class Mounted:
     """What a dialect hands the app: its routes and the links the index page shows for it."""
 
     name: str
-    routes: list[BaseRoute]
+    routes: Sequence[BaseRoute]
     links: list[IndexLink] = field(default_factory=list)
     description: str = ""
 

@@ -1,0 +1,50 @@
+"""The CasJobs dialect: jobs.asmx (SOAP 1.1/1.2, HTTP GET/POST) and casusers.asmx, through the gateway."""
+
+from pathlib import Path
+
+from jobgate.dialects.casjobs.errors import ERRORS
+from jobgate.dialects.casjobs.service import CasUsersService, JobsService
+from jobgate.dialects.casjobs.wire import TNS
+from jobgate.dialects.common import DialectOptions, IndexLink, Mounted
+from jobgate.dialects.common.soap import AsmxRoute, AsmxService, SoapGateway
+from jobgate.dialects.common.spyne_apps import SpyneApps, build_apps
+from jobgate.domain.model import Protocol
+from jobgate.services import JobService
+
+JOBS_PATH = "/CasJobs/services/jobs.asmx"
+USERS_PATHS = ("/CasJobs/services/casusers.asmx", "/CasJobs/casusers.asmx")
+
+
+def jobs_apps() -> SpyneApps:
+    return build_apps([JobsService], TNS, "Jobs", ERRORS)
+
+
+def users_apps() -> SpyneApps:
+    return build_apps([CasUsersService], TNS, "CasUsers", ERRORS)
+
+
+def _wsdl(options: DialectOptions, name: str) -> bytes | None:
+    path = (options.wsdl_dir or Path("wsdl")) / name
+    return path.read_bytes() if path.is_file() else None
+
+
+def mount(jobs: JobService, options: DialectOptions) -> Mounted:
+    service = AsmxService(
+        name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), protocol=Protocol.CASJOBS,
+        wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
+    )  # fmt: skip
+    routes = [AsmxRoute(JOBS_PATH, SoapGateway(service, jobs, options))]
+    users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()
+    for path in USERS_PATHS:
+        users_service = AsmxService(
+            name="CasUsers", path=path, tns=TNS, apps=users, protocol=Protocol.CASJOBS, wsdl=users_wsdl,
+            description="CasJobs user look-up: a user name and password to a WebServicesID.",
+        )  # fmt: skip
+        routes.append(AsmxRoute(path, SoapGateway(users_service, jobs, options)))
+    links = [
+        IndexLink("jobs.asmx — operation list", JOBS_PATH),
+        IndexLink("jobs.asmx — WSDL", f"{JOBS_PATH}?WSDL"),
+        IndexLink("jobs.asmx — CancelJob test page", f"{JOBS_PATH}?op=CancelJob"),
+        IndexLink("casusers.asmx — GetWebServiceId", f"{USERS_PATHS[0]}?op=GetWebServiceId"),
+    ]
+    return Mounted("CasJobs", routes, links, "CasJobs jobs.asmx: SOAP 1.1, SOAP 1.2, HTTP GET and HTTP POST.")

@@ -1,0 +1,117 @@
+"""jobs.asmx and casusers.asmx as Spyne services: each method parses, calls the service layer, maps back."""
+
+from typing import Any
+
+from spyne import ServiceBase, rpc
+from spyne.model.primitive import Boolean, Integer32, Long, Unicode
+
+from jobgate.dialects.casjobs import wire
+from jobgate.dialects.common.soap import CallInfo
+from jobgate.domain.errors import InvalidRequest
+from jobgate.domain.model import Actor, Credentials, JobFilter, JobSpec
+
+Required = Long(min_occurs=1, nillable=False)
+Text = Unicode(min_occurs=0, nillable=False)
+
+
+def _login(call: CallInfo, wsid: int | None, pw: str | None) -> Actor:
+    if wsid is None:
+        raise InvalidRequest("Missing parameter: wsid.")
+    return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.protocol)
+
+
+def _sql_spec(qry: str | None, context: str | None, taskname: str | None, **extra: Any) -> JobSpec:
+    if not qry or not qry.strip():
+        raise InvalidRequest("The query is empty.")
+    return JobSpec("sql", {"query": qry, "context": context or "MyDB"}, name=taskname or "", **extra)
+
+
+class JobsService(ServiceBase):  # type: ignore[misc]
+    __service_name__ = "Jobs"
+
+    @rpc(Required, Text, Required, _returns=None)
+    def CancelJob(ctx: Any, wsId: int, pw: str, jobId: int) -> None:
+        """Schedules a non-quick job for cancellation. Has no effect on quick jobs. Users may only cancel
+        jobs they own, otherwise an exception is thrown. Does nothing if jobId is not an actual job.
+        Otherwise returns once the status of the job has changed to 'Canceling' (2)."""
+        call: CallInfo = ctx.udc
+        call.jobs.cancel_if_exists(_login(call, wsId, pw), jobId)  # seed 001: an unknown id does nothing
+
+    @rpc(Required, Text, Required, _returns=Integer32(min_occurs=1, nillable=False))
+    def GetJobStatus(ctx: Any, wsId: int, pw: str, jobId: int) -> int:
+        """Returns the status of a job: 0 ready, 1 started, 2 canceling, 3 cancelled, 4 failed, 5 finished."""
+        call: CallInfo = ctx.udc
+        return wire.STATUS[call.jobs.get(_login(call, wsId, pw), jobId).state]
+
+    @rpc(Required, Text, Text, Text, Text, Integer32(min_occurs=1, nillable=False), _returns=Required)
+    def SubmitJob(ctx: Any, wsid: int, pw: str, qry: str, context: str, taskname: str, estimate: int) -> int:
+        """Submits a query as a batch job in the given context and returns its job id. A query of the form
+        SELECT … INTO mydb.table stores its result in your MyDB."""
+        call: CallInfo = ctx.udc
+        spec = _sql_spec(qry, context, taskname, queue="long")
+        return call.jobs.submit(_login(call, wsid, pw), spec).id
+
+    @rpc(Required, Text, Text, Text, Text, Boolean(min_occurs=1, nillable=False), _returns=Text)
+    def ExecuteQuickJob(ctx: Any, wsid: int, pw: str, qry: str, context: str, taskname: str, isSystem: bool) -> str:
+        """Runs a query synchronously (time-limited) and returns its result as CSV text: a header line of
+        [column]:Type descriptors, then one line per row."""
+        call: CallInfo = ctx.udc
+        spec = _sql_spec(qry, context, taskname, queue="quick", system=bool(isSystem))
+        _job, result = call.jobs.execute(_login(call, wsid, pw), spec)
+        if result.table is None:
+            return "\n"
+        return wire.quick_csv(result.table)
+
+    @rpc(Required, Text, Text, Boolean(min_occurs=1, nillable=False), _returns=wire.ArrayOfCJJob)
+    def GetJobs(ctx: Any, owner_wsid: int, owner_pw: str, conditions: str, includeSystem: bool) -> list[wire.CJJob]:
+        """Returns the caller's jobs that match the conditions: "key : value | low,high ; key : …" with keys
+        JobID, TimeSubmit, TimeStart, TimeEnd, Status, Queue, TaskName, Error, Query, Context, Type, and
+        WSID (administrators only)."""
+        call: CallInfo = ctx.udc
+        actor = _login(call, owner_wsid, owner_pw)
+        found = wire.parse_conditions(conditions)
+        if any(c.key == "wsid" for c in found) and not actor.is_admin:
+            raise InvalidRequest("Only administrators may use the WSID condition.")
+        wsids = _WsidLookup(call)
+        jobs = call.jobs.list_jobs(actor, JobFilter(include_system=bool(includeSystem)))
+        return [
+            wire.cjjob(job, wsids[job.owner])
+            for job in jobs
+            if wire.matches(wire.job_fields(job, wsids[job.owner]), found)
+        ]
+
+    @rpc(Required, Text, _returns=wire.ArrayOfCJQueue)
+    def GetQueues(ctx: Any, wsid: int, pw: str) -> list[wire.CJQueue]:
+        """Returns the queues jobs may run in: a Context and its Timeout in seconds."""
+        _login(ctx.udc, wsid, pw)
+        return [wire.CJQueue(Context="MyDB", Timeout=t) for t in (wire.QUICK_QUEUE, wire.LONG_QUEUE)]
+
+    @rpc(Required, Text, _returns=wire.ArrayOfCJType)
+    def GetJobTypes(ctx: Any, wsid: int, pw: str) -> list[wire.CJType]:
+        """Returns the kinds of jobs this service runs."""
+        _login(ctx.udc, wsid, pw)
+        return [wire.CJType(Type=t, Description=d) for t, d in wire.JOB_TYPES]
+
+
+class _WsidLookup(dict[str, int]):
+    """Owner name → wsid, looked up once per owner within one call."""
+
+    def __init__(self, call: CallInfo) -> None:
+        super().__init__()
+        self._call = call
+
+    def __missing__(self, owner: str) -> int:
+        user = self._call.jobs.user(owner)
+        self[owner] = user.wsid if user is not None else 0
+        return self[owner]
+
+
+class CasUsersService(ServiceBase):  # type: ignore[misc]
+    __service_name__ = "CasUsers"
+
+    @rpc(Text, Text, _returns=Required)
+    def GetWebServiceId(ctx: Any, userid: str, password: str) -> int:
+        """Returns the WebServicesID of a user name and password, or -1 if they do not match."""
+        call: CallInfo = ctx.udc
+        user = call.jobs.check_login(Credentials(userid or "", password or "", "password", call.client))
+        return -1 if user is None else user.wsid

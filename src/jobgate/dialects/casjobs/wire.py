@@ -1,0 +1,233 @@
+"""CasJobs wire words: status codes, CJJob/CJQueue/CJType, quick-job CSV, the GetJobs conditions syntax."""
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from spyne import ComplexModel
+from spyne.model.complex import Array
+from spyne.model.primitive import DateTime, Integer32, Long, Unicode
+
+from jobgate.domain.errors import InvalidRequest
+from jobgate.domain.model import Job, Table
+from jobgate.domain.states import JobState
+
+TNS: Final = "http://Services.Cas.jhu.edu"
+
+STATUS: Final[Mapping[JobState, int]] = {
+    JobState.SUBMITTED: 0,
+    JobState.SUSPENDED: 0,  # held before it started: still "ready" to a CasJobs client
+    JobState.EXECUTING: 1,
+    JobState.CANCELING: 2,
+    JobState.CANCELLED: 3,
+    JobState.FAILED: 4,
+    JobState.FINISHED: 5,
+}
+STATUS_NAMES: Final = ("ready", "started", "canceling", "cancelled", "failed", "finished")
+
+QUICK_QUEUE: Final = 60  # GetQueues Timeout of the quick queue (s); a CJJob's Queue is its queue's timeout
+LONG_QUEUE: Final = 500
+MIN_TIME: Final = datetime(1, 1, 1)  # what XmlSerializer writes for DateTime.MinValue: an unset time
+
+
+def status_name(state: JobState) -> str:
+    return STATUS_NAMES[STATUS[state]]
+
+
+def _value(cls: Any) -> Any:
+    return cls(min_occurs=1, nillable=False)
+
+
+_Text = Unicode(min_occurs=0, nillable=False)
+
+
+class CJJob(ComplexModel):  # type: ignore[misc]
+    __namespace__ = TNS
+    _type_info = [
+        ("JobID", _value(Long)),
+        ("Rows", _value(Long)),
+        ("WebServicesID", _value(Long)),
+        ("TimeSubmit", _value(DateTime)),
+        ("TimeStart", _value(DateTime)),
+        ("TimeEnd", _value(DateTime)),
+        ("Status", _value(Integer32)),
+        ("Queue", _value(Integer32)),
+        ("TaskName", _Text),
+        ("OutputLoc", _Text),
+        ("Error", _Text),
+        ("Query", _Text),
+        ("Context", _Text),
+        ("Type", _Text),
+    ]
+
+
+class CJQueue(ComplexModel):  # type: ignore[misc]
+    __namespace__ = TNS
+    _type_info = [("Context", _Text), ("Timeout", _value(Integer32))]
+
+
+class CJType(ComplexModel):  # type: ignore[misc]
+    __namespace__ = TNS
+    _type_info = [("Type", _Text), ("Description", _Text)]
+
+
+ArrayOfCJJob = Array(CJJob, type_name="ArrayOfCJJob")
+ArrayOfCJQueue = Array(CJQueue, type_name="ArrayOfCJQueue")
+ArrayOfCJType = Array(CJType, type_name="ArrayOfCJType")
+
+JOB_TYPES: Final = (
+    ("QUERY", "A batch SQL query (SubmitJob)"),
+    ("QUICK", "A quick SQL query (ExecuteQuickJob)"),
+)
+
+
+def wire_time(at: datetime | None) -> datetime:
+    """UTC without an offset, to the millisecond, as the CasJobs service writes them."""
+    return MIN_TIME if at is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def cjjob(job: Job, wsid: int) -> CJJob:
+    return CJJob(
+        JobID=job.id,
+        Rows=job.rows or 0,
+        WebServicesID=wsid,
+        TimeSubmit=wire_time(job.submitted_at),
+        TimeStart=wire_time(job.started_at),
+        TimeEnd=wire_time(job.ended_at),
+        Status=STATUS[job.state],
+        Queue=QUICK_QUEUE if job.synchronous else LONG_QUEUE,
+        TaskName=job.name or None,  # null strings are omitted, never written empty
+        OutputLoc=job.output_loc or None,
+        Error=job.error or None,
+        Query=job.params.get("query") or None,
+        Context=job.params.get("context") or None,
+        Type=job_type(job),
+    )
+
+
+def job_type(job: Job) -> str:
+    return "QUICK" if job.synchronous else "QUERY"
+
+
+# -- ExecuteQuickJob's CSV ------------------------------------------------------------------------------
+
+_CSV_TYPES: Final = {"int": "BigInt", "float": "Float", "string": "String", "datetime": "DateTime",
+                     "bool": "Bit", "bytes": "Binary"}  # fmt: skip
+
+
+def quick_csv(table: Table) -> str:
+    """Header `[name]:Type,…`, one line per row, strings in double quotes, NULL as `null`, each line
+    ending in a newline (clients split on '\\n' and expect the last element to be empty)."""
+    lines = [",".join(f"[{c.name}]:{_CSV_TYPES.get(c.type, 'String')}" for c in table.columns)]
+    lines += [",".join(_csv_value(v) for v in row) for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+# -- GetJobs conditions: `key : cond | cond ; key : cond` -----------------------------------------------
+
+Bound = tuple[Any, Any]  # inclusive (low, high); None means open
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    key: str
+    alternatives: tuple[Bound, ...]
+
+    def equals_only(self) -> bool:
+        return all(low == high and low is not None for low, high in self.alternatives)
+
+
+def _parse_int(text: str) -> int:
+    return int(text)
+
+
+def _parse_time(text: str, upper: bool) -> datetime:
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?", text)
+    if not match:
+        raise ValueError(text)
+    y, mo, d, hh, mm, ss, frac = match.groups()
+    if hh is None:  # a bare date covers the whole day
+        start = datetime(int(y), int(mo), int(d))
+        return start + timedelta(days=1, microseconds=-1) if upper else start
+    micro = int((frac or "0").ljust(6, "0"))
+    return datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), micro)
+
+
+def _parse_text(text: str) -> str:
+    return text.lower()
+
+
+_KEYS: Final[Mapping[str, Callable[..., Any]]] = {
+    "jobid": _parse_int, "status": _parse_int, "queue": _parse_int, "wsid": _parse_int,
+    "timesubmit": _parse_time, "timestart": _parse_time, "timeend": _parse_time,
+    "taskname": _parse_text, "error": _parse_text, "query": _parse_text, "context": _parse_text, "type": _parse_text,
+}  # fmt: skip
+
+
+def parse_conditions(text: str | None) -> list[Condition]:
+    conditions = []
+    for group in (text or "").split(";"):
+        if not group.strip():
+            continue
+        key, sep, rest = group.partition(":")
+        key = key.strip().lower()
+        if not sep or key not in _KEYS:
+            raise InvalidRequest(f"Unknown condition key '{key or group.strip()}'.")
+        conditions.append(Condition(key, tuple(_bound(key, alt.strip()) for alt in rest.split("|"))))
+    return conditions
+
+
+def _bound(key: str, text: str) -> Bound:
+    parse = _KEYS[key]
+    try:
+        if "," not in text:
+            if parse is _parse_time:
+                return parse(text, False), parse(text, True)
+            value = parse(text)
+            return value, value
+        low, high = (part.strip() for part in text.split(",", 1))
+        args = (lambda t, up: (t, up)) if parse is _parse_time else (lambda t, up: (t,))
+        return (parse(*args(low, False)) if low else None, parse(*args(high, True)) if high else None)
+    except ValueError:
+        raise InvalidRequest(f"Bad value '{text}' for condition key '{key}'.") from None
+
+
+def job_fields(job: Job, wsid: int) -> dict[str, Any]:
+    """A job's values under the condition keys, normalised like the parsed bounds."""
+    return {
+        "jobid": job.id, "status": STATUS[job.state], "queue": QUICK_QUEUE if job.synchronous else LONG_QUEUE,
+        "wsid": wsid, "timesubmit": wire_time(job.submitted_at),
+        "timestart": wire_time(job.started_at) if job.started_at else None,
+        "timeend": wire_time(job.ended_at) if job.ended_at else None,
+        "taskname": (job.name or "").lower(), "error": (job.error or "").lower(),
+        "query": str(job.params.get("query", "")).lower(), "context": str(job.params.get("context", "")).lower(),
+        "type": job_type(job).lower(),
+    }  # fmt: skip
+
+
+def matches(fields: Mapping[str, Any], conditions: Iterable[Condition]) -> bool:
+    """Intersection across keys, union within one key."""
+    return all(any(_within(fields[c.key], bound) for bound in c.alternatives) for c in conditions)
+
+
+def _within(value: Any, bound: Bound) -> bool:
+    low, high = bound
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)

@@ -1,0 +1,314 @@
+"""The SOAP front door: one hardened gateway that every SOAP dialect goes through.
+
+Per request it reads the body under a cap, picks the SOAP version from the Content-Type, parses once
+with the hardened gate, checks the envelope version and SOAPAction, and hands the parsed tree to the
+dialect's Spyne application. ASMX extras (HTTP GET/POST bindings, ?WSDL, operation list, ?op= pages)
+are served here too. A dialect plugs in by describing itself as an `AsmxService`.
+"""
+
+import logging
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import anyio.to_thread
+from lxml import etree
+from starlette.datastructures import Headers
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+
+from jobgate.dialects.common import DialectOptions, asmx
+from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
+from jobgate.dialects.common.faults import SoapVersion, soap_fault, version_mismatch_fault
+from jobgate.dialects.common.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
+from jobgate.dialects.common.xml import XmlRefused, parse
+from jobgate.domain.model import Protocol
+from jobgate.services import JobService
+
+log = logging.getLogger(__name__)
+
+READ_PREFIX: Final = "Server was unable to read request. ---> "
+
+
+@dataclass(frozen=True)
+class AsmxService:
+    """One .asmx endpoint described as data."""
+
+    name: str
+    path: str
+    tns: str
+    apps: SpyneApps
+    protocol: Protocol
+    wsdl: bytes | None = None
+    http_bindings: bool = True  # ASMX HttpGet/HttpPost (CasJobs: on; Birst: off)
+    check_soap_action: bool = True
+    description: str = ""
+
+    def soap_action(self, op: str) -> str:
+        """ASMX: the namespace and the operation, joined by one slash."""
+        return f"{self.tns}{op}" if self.tns.endswith("/") else f"{self.tns}/{op}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What a service method gets besides its arguments (as `ctx.udc`)."""
+
+    jobs: JobService
+    client: str
+    request_id: str
+    binding: str
+    protocol: Protocol
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class AsmxRoute(BaseRoute):
+    """Matches `<path>` and `<path>/<Op>` case-insensitively, as IIS does."""
+
+    def __init__(self, path: str, app: "SoapGateway") -> None:
+        self.base, self.app = path.lower().rstrip("/"), app
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            path = scope["path"].lower()
+            if path == self.base or path.startswith(self.base + "/"):
+                return Match.FULL, {}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class SoapGateway:
+    def __init__(self, service: AsmxService, jobs: JobService, options: DialectOptions) -> None:
+        self.service, self.jobs, self.options = service, jobs, options
+        self.pages = asmx.Pages(
+            service.name, service.path, service.apps.http, service.description, service.http_bindings
+        )
+        self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reply = await self._dispatch(scope, receive)
+        if reply is not None:
+            response = Response(reply.body, status_code=reply.status, headers=reply.headers)
+            await response(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive) -> _Reply | None:
+        op_segment = scope["path"][len(self.service.path) :].strip("/")
+        method = scope["method"]
+        try:
+            if method in ("GET", "HEAD"):
+                return await self._get(scope, op_segment)
+            if method == "POST":
+                body = await read_body(scope, receive, self.options.max_body_bytes)
+                return await (self._http_call(scope, op_segment, body) if op_segment else self._soap(scope, body))
+        except BodyTooLarge:
+            return _Reply(413, b"Request body too large.", {"content-type": "text/plain; charset=utf-8"})
+        except ClientGone:
+            return None  # nobody is listening for an answer
+        return _Reply(405, b"Method not allowed.", {"content-type": "text/plain; charset=utf-8", "allow": "GET, POST"})
+
+    # -- GET: documentation, WSDL and the HTTP GET binding ----------------------------------------------
+    async def _get(self, scope: Scope, op_segment: str) -> _Reply:
+        if op_segment:
+            return await self._http_call(scope, op_segment, None)
+        query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        keys = {k.lower(): v for k, v in query.items()}
+        base_url = asmx.request_base_url(scope, self.options.public_url)
+        if "wsdl" in keys and self.service.wsdl is not None:
+            return _Reply(200, asmx.wsdl_for(self.service.wsdl, base_url + self.service.path), _XML)
+        if "disco" in keys:
+            return _Reply(200, asmx.disco(base_url + self.service.path, self.service.name), _XML)
+        op = self._ops.get(keys.get("op", [""])[0].lower())
+        if op is not None:
+            form = self._forms_allowed(scope)
+            return _Reply(
+                200,
+                self.pages.operation(op, show_form=form, forms_on=self.options.test_forms != "off"),
+                _HTML,
+            )
+        return _Reply(200, self.pages.index(), _HTML)
+
+    def _forms_allowed(self, scope: Scope) -> bool:
+        if self.options.test_forms == "on":
+            return True
+        if self.options.test_forms == "off":
+            return False
+        return asmx.is_loopback(scope)  # X-Forwarded-For is ignored on purpose
+
+    # -- HTTP GET/POST bindings -------------------------------------------------------------------------
+    async def _http_call(self, scope: Scope, op_segment: str, body: bytes | None) -> _Reply:
+        op = self._ops.get(op_segment.lower())
+        if not self.service.http_bindings or op is None:
+            return _asmx_error(f"Request format is unrecognized for URL unexpectedly ending in '/{op_segment}'.")
+        if body is None:
+            pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        else:
+            content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/x-www-form-urlencoded":
+                return _asmx_error(f"Request format is invalid: {content_type or 'missing Content-Type'}.")
+            try:
+                pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+            except (UnicodeDecodeError, ValueError):
+                return _asmx_error("Request format is invalid: the form is not valid UTF-8 url-encoding.")
+        try:
+            query = asmx.bind_parameters(self.service.apps.http, op, pairs)
+        except asmx.BadParameter as bad:
+            return _asmx_error(str(bad), bad.kind)
+        environ = self._environ(scope, "GET", f"/{op}", query, b"", "http-get" if body is None else "http-post")
+        return await self._call_spyne(self.service.apps.http, environ)
+
+    # -- SOAP ---------------------------------------------------------------------------------------------
+    async def _soap(self, scope: Scope, body: bytes) -> _Reply:
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "")
+        media, params = _media_type(content_type)
+        if media == "application/soap+xml":
+            version, action = SoapVersion.SOAP12, params.get("action")
+        elif media == "text/xml":
+            version, action = SoapVersion.SOAP11, headers.get("soapaction")
+        else:
+            text = f"Request format is invalid: {media or 'missing Content-Type'}."
+            return _fault(SoapVersion.SOAP11, "Client", READ_PREFIX + text, status=415)
+        try:
+            root = parse(body)
+        except XmlRefused as refused:
+            if refused.malformed:
+                return _Reply(400, b"")  # ASMX answers XML that is not well-formed with 400 and no body
+            return _fault(version, "Client", READ_PREFIX + str(refused))
+        problem = self._check_envelope(root, version, action)
+        if problem is not None:
+            return problem
+        binding = "soap12" if version is SoapVersion.SOAP12 else "soap11"
+        app = self.service.apps.soap12 if version is SoapVersion.SOAP12 else self.service.apps.soap11
+        environ = self._environ(scope, "POST", "/", "", b"", binding, content_type)
+        environ[TREE_KEY] = root
+        return await self._call_spyne(app, environ)
+
+    def _check_envelope(self, root: Any, version: SoapVersion, action: str | None) -> _Reply | None:
+        qname = etree.QName(root)
+        if qname.namespace != version.envelope_ns:
+            return _Reply(500, version_mismatch_fault(), {"content-type": SoapVersion.SOAP11.content_type})
+        if qname.localname != "Envelope":
+            return _fault(version, "Client", READ_PREFIX + "The root element is not a SOAP Envelope.")
+        body = root.find(f"{{{version.envelope_ns}}}Body")
+        request = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
+        if request is None:
+            return _fault(version, "Client", READ_PREFIX + "The SOAP Body holds no request element.")
+        op = etree.QName(request)
+        if op.namespace != self.service.tns or op.localname not in self._ops.values():
+            return _fault(version, "Client", f"Server did not recognize the value of request element: {op.text}.")
+        if self.service.check_soap_action and action is not None:
+            action = action.strip().strip('"')
+            if action != self.service.soap_action(op.localname):
+                return _fault(
+                    version,
+                    "Client",
+                    f"Server did not recognize the value of HTTP Header SOAPAction: {action}.",
+                )
+        return None
+
+    # -- calling Spyne ------------------------------------------------------------------------------------
+    def _environ(
+        self,
+        scope: Scope,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        binding: str,
+        content_type: str = "",
+    ) -> dict[str, Any]:
+        client = scope.get("client") or ("", 0)
+        request_id = scope.get("state", {}).get("request_id", "-")
+        server = scope.get("server") or ("127.0.0.1", 80)
+        return {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": self.service.path,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": content_type or "text/xml",
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": str(server[0]),
+            "SERVER_PORT": str(server[1]),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": _EMPTY,
+            "wsgi.url_scheme": scope.get("scheme", "http"),
+            "wsgi.errors": _NullErrors(),
+            CALL_KEY: CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol),
+        }
+
+    async def _call_spyne(self, app: Any, environ: dict[str, Any]) -> _Reply:
+        return await anyio.to_thread.run_sync(call_wsgi, app, environ)
+
+
+def call_wsgi(app: Callable[..., Any], environ: dict[str, Any]) -> _Reply:
+    """One direct WSGI call (no bridge, no per-message thread hops)."""
+    status_headers: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        status_headers[:] = [status, headers]
+        return lambda _data: None
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = status_headers
+    kept = {k.lower(): v for k, v in headers if k.lower() != "content-length"}
+    return _Reply(int(status.split(" ", 1)[0]), body, kept)
+
+
+class _EmptyInput:
+    def read(self, *_: Any) -> bytes:
+        return b""
+
+    def readline(self, *_: Any) -> bytes:
+        return b""
+
+
+class _NullErrors:
+    def write(self, _text: str) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+_EMPTY: Final = _EmptyInput()
+_XML: Final = {"content-type": "text/xml; charset=utf-8"}
+_HTML: Final = {"content-type": "text/html; charset=utf-8"}
+
+
+def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    media, _, rest = content_type.partition(";")
+    params = {}
+    for item in rest.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return media.strip().lower(), params
+
+
+def _fault(version: SoapVersion, code: str, text: str, status: int = 500) -> _Reply:
+    return _Reply(status, soap_fault(version, code, text), {"content-type": version.content_type})
+
+
+def _asmx_error(message: str, kind: str = "InvalidOperationException") -> _Reply:
+    return _Reply(500, asmx_exception_text(message, kind).encode(), {"content-type": "text/plain; charset=utf-8"})
+
+
+__all__ = ["AsmxRoute", "AsmxService", "CallInfo", "PlainTextResponse", "SoapGateway"]

@@ -1,0 +1,173 @@
+"""Spyne, wired once per SOAP service: SOAP 1.1, SOAP 1.2 and HttpRpc applications over the same
+service classes, with the error table applied in one place (`call_wrapper`), the gateway's parsed
+tree handed to Spyne (no second parse), and ASMX-shaped HTTP GET/POST output."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lxml import etree
+from spyne import Application, ComplexModelBase, Fault, ServiceBase
+from spyne.model import Array, ModelBase
+from spyne.protocol.http import HttpRpc
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.server.wsgi import WsgiApplication
+
+from jobgate.dialects.common.faults import XSD, XSI, ErrorTable, SoapError
+
+log = logging.getLogger(__name__)
+
+TREE_KEY: Final = "jobgate.tree"  # environ key: the root element the gateway parsed
+CALL_KEY: Final = "jobgate.call"  # environ key: the per-request CallInfo handed to service methods
+
+
+class MappedFault(Fault):  # type: ignore[misc]
+    """A fault made from a domain error; keeps the plain message for the ASMX HTTP error body."""
+
+    def __init__(self, code: str, faultstring: str, message: str, kind: str) -> None:
+        super().__init__(faultcode=code, faultstring=faultstring)
+        self.message, self.kind = message, kind
+
+
+class _PreParsed:
+    """Mixin for Soap11/Soap12: take the envelope the gateway already parsed instead of the bytes."""
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        ctx.in_document = (ctx.transport.req[TREE_KEY], {})
+
+
+class PreParsedSoap11(_PreParsed, Soap11):  # type: ignore[misc]
+    pass
+
+
+class PreParsedSoap12(_PreParsed, Soap12):  # type: ignore[misc]
+    pass
+
+
+SERVER_PREFIX: Final = "Server was unable to process request. ---> "
+
+
+class _MappedApplication(Application):  # type: ignore[misc]
+    """Applies the dialect's error table once, around every service method."""
+
+    errors: ErrorTable[SoapError]
+
+    def call_wrapper(self, ctx: Any) -> Any:
+        try:
+            return super().call_wrapper(ctx)
+        except Fault:
+            raise
+        except Exception as exc:
+            raise self.fault_for(exc, ctx) from None
+
+    def fault_for(self, exc: Exception, ctx: Any) -> MappedFault:
+        operation = ctx.descriptor.name if ctx.descriptor is not None else None
+        wire = self.errors.lookup(exc, operation)
+        if wire is None:
+            request_id = getattr(ctx.udc, "request_id", "-")
+            log.exception("unhandled error in %s (request id %s)", ctx.method_request_string, request_id)
+            message = f"An internal error occurred; quote request id {request_id}."
+            return MappedFault("Server", SERVER_PREFIX + message, message, "InternalError")
+        message = wire.text(exc)
+        prefix = SERVER_PREFIX if wire.code.startswith("Server") else ""
+        return MappedFault(wire.code, prefix + message, message, type(exc).__name__)
+
+
+def _inject_call(ctx: Any) -> None:
+    ctx.udc = ctx.transport.req[CALL_KEY]
+
+
+@dataclass(frozen=True)
+class SpyneApps:
+    soap11: WsgiApplication
+    soap12: WsgiApplication
+    http: WsgiApplication
+
+
+def build_apps(services: Sequence[type[ServiceBase]], tns: str, name: str, errors: ErrorTable[SoapError]) -> SpyneApps:
+    """Three Applications over the same services, one per binding; built once at start-up."""
+
+    def make(in_protocol: Any, out_protocol: Any) -> WsgiApplication:
+        app = _MappedApplication(list(services), tns=tns, name=name, in_protocol=in_protocol, out_protocol=out_protocol)
+        app.errors = errors
+        app.event_manager.add_listener("method_call", _inject_call)
+        return WsgiApplication(app)
+
+    http = make(HttpRpc(validator="soft"), HttpRpc())
+    http.app.event_manager.add_listener("method_return_object", _asmx_http_result)
+    http.app.event_manager.add_listener("method_exception_object", _asmx_http_error)
+    return SpyneApps(make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12()), http)
+
+
+# -- ASMX HTTP GET/POST output --------------------------------------------------------------------------
+
+
+def _asmx_http_result(ctx: Any) -> None:
+    """`<long xmlns="tns">42</long>`, `<ArrayOfCJJob …>…`, or an empty body for void (ASMX HttpGet/HttpPost)."""
+    ctx.transport.resp_headers["Content-Type"] = "text/xml; charset=utf-8"
+    fields = list(ctx.descriptor.out_message._type_info.values())
+    if not fields:
+        ctx.out_string = [b""]
+        return
+    cls = fields[0]
+    value = ctx.out_object[0] if ctx.out_object else None
+    tns = ctx.app.tns
+    root = value_element(
+        cls, value, f"{{{tns}}}{cls.get_type_name()}", ctx.out_protocol, {None: tns, "xsi": XSI, "xsd": XSD}
+    )
+    ctx.out_string = [etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)]
+
+
+def value_element(cls: Any, value: Any, tag: str, protocol: Any, nsmap: dict[str | None, str] | None = None) -> Any:
+    """Serialize a Spyne-typed value into one element, in the service namespace (no Spyne XML protocol)."""
+    element = etree.Element(tag, nsmap=nsmap) if nsmap else etree.Element(tag)
+    ns = tag[1 : tag.index("}")]
+    if value is None:
+        element.set(f"{{{XSI}}}nil", "true")
+    elif issubclass(cls, Array):
+        (item_name, item_cls), *_ = cls._type_info.items()
+        element.extend(value_element(item_cls, item, f"{{{ns}}}{item_name}", protocol) for item in value)
+    elif issubclass(cls, ComplexModelBase):
+        for name, field_cls in cls.get_flat_type_info(cls).items():
+            field = getattr(value, name, None)
+            if field is not None:  # XmlSerializer omits null members
+                element.append(value_element(field_cls, field, f"{{{ns}}}{name}", protocol))
+    else:
+        element.text = protocol.to_unicode(cls, value)
+    return element
+
+
+def _asmx_http_error(ctx: Any) -> None:
+    """ASMX answers every HTTP GET/POST error with 500 and the exception's text (casjobs.md, Errors)."""
+    error = ctx.out_error
+    if isinstance(error, MappedFault):
+        body = asmx_exception_text(error.message, error.kind)
+    else:  # a request Spyne itself could not read
+        body = asmx_exception_text(getattr(error, "faultstring", "Bad request."), "InvalidRequest")
+    ctx.transport.resp_code = "500 Internal Server Error"
+    ctx.transport.resp_headers["Content-Type"] = "text/plain; charset=utf-8"
+    ctx.out_string = [body.encode()]
+
+
+def asmx_exception_text(message: str, kind: str) -> str:
+    """One `--->`, so the casjobs client's `System.Exception: *(?P<msg>.*) *--->` yields the message."""
+    return (
+        f"System.Exception: {message} ---> jobgate.{kind}: {message}\r\n   --- End of inner exception stack trace ---"
+    )
+
+
+def method_params(app: WsgiApplication, op: str) -> dict[str, type[ModelBase]]:
+    """An operation's declared parameters, in order (HTTP GET/POST names are matched against these)."""
+    descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
+    return dict(descriptor.in_message._type_info)
+
+
+def operation_names(app: WsgiApplication) -> list[str]:
+    tns = app.app.tns
+    return sorted(key[len(tns) + 2 :] for key in app.app.interface.service_method_map if key.startswith(f"{{{tns}}}"))
+
+
+def operation_doc(app: WsgiApplication, op: str) -> str:
+    descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
+    return " ".join((descriptor.doc or "").split())
