@@ -15,9 +15,7 @@ class TestUpgrade:
             upgrade(engine)
             assert current_revision(engine) == head_revision()
             with engine.connect() as conn:
-                context = MigrationContext.configure(
-                    conn, opts={"compare_type": True, "compare_server_default": True}
-                )
+                context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
                 assert compare_metadata(context, metadata) == []
         finally:
             engine.dispose()
