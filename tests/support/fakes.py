@@ -169,9 +169,7 @@ class FakeJobRepository:
         return [
             job
             for _, job in sorted(self.rows.items())
-            if job.state is state
-            and job.state_changed_at is not None
-            and job.state_changed_at < changed_before
+            if job.state is state and job.state_changed_at is not None and job.state_changed_at < changed_before
         ]
 
     def count_by_state(self) -> dict[JobState, int]:

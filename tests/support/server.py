@@ -165,9 +165,7 @@ class JobgateServer:
                     pass
                 time.sleep(0.05)  # the poll interval of the readiness check
         self.kill()
-        raise AssertionError(
-            f"jobgate serve not ready within {self.ready_timeout:g} s; log:\n{self.log_text()}"
-        )
+        raise AssertionError(f"jobgate serve not ready within {self.ready_timeout:g} s; log:\n{self.log_text()}")
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait for a graceful exit; returns the exit status."""

@@ -137,9 +137,7 @@ class TestThrottle:
         clock.advance(1.0)
         assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
 
-    def test_the_hold_never_exceeds_the_maximum_window(
-        self, jobs: JobService, clock: FakeClock, carol: User
-    ) -> None:
+    def test_the_hold_never_exceeds_the_maximum_window(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
         self.fail(jobs, 3)
         for _ in range(10):  # keep failing as soon as each hold ends: the back-off doubles to its cap
             clock.advance(8.0)
@@ -150,20 +148,14 @@ class TestThrottle:
         clock.advance(0.1)
         assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
 
-    def test_a_success_resets_the_accounts_failures(
-        self, jobs: JobService, clock: FakeClock, carol: User
-    ) -> None:
+    def test_a_success_resets_the_accounts_failures(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
         self.fail(jobs, 3, client="10.0.0.1")
         clock.advance(1.0)
         jobs.authenticate(by_name(PASSWORD, "10.0.0.1"), Protocol.TRANSWS)
         self.fail(jobs, 1, client="10.0.0.2")  # one more failure, from elsewhere: free again
         assert jobs.authenticate(by_name(PASSWORD, "10.0.0.2"), Protocol.TRANSWS).name == "carol"
 
-    def test_other_accounts_from_other_addresses_are_not_held_off(
-        self, jobs: JobService, carol: User
-    ) -> None:
+    def test_other_accounts_from_other_addresses_are_not_held_off(self, jobs: JobService, carol: User) -> None:
         jobs.add_user("dave", "dave's password")
         self.fail(jobs, 5)
-        assert jobs.authenticate(
-            Credentials("dave", "dave's password", "password", "10.9.9.9"), Protocol.CISCO
-        )
+        assert jobs.authenticate(Credentials("dave", "dave's password", "password", "10.9.9.9"), Protocol.CISCO)

@@ -297,18 +297,14 @@ class TestRunnerSide:
             ("cancel_done", S.CANCELING, S.CANCELLED),
         ]
 
-    def test_cancel_done_completes_a_pending_cancel(
-        self, jobs: JobService, uow: FakeUnitOfWork, job_in: JobIn
-    ) -> None:
+    def test_cancel_done_completes_a_pending_cancel(self, jobs: JobService, uow: FakeUnitOfWork, job_in: JobIn) -> None:
         job = job_in(S.CANCELING)
         outcome = jobs.cancel_done(job)
         assert (outcome.current, outcome.job.runner_id) == (S.CANCELLED, None)
         event = uow.jobs.events(job.id)[-1]
         assert (event.actor, event.protocol) == ("system", Protocol.RUNNER)
 
-    def test_release_on_shutdown_requeues_without_using_up_the_retry(
-        self, jobs: JobService, job_in: JobIn
-    ) -> None:
+    def test_release_on_shutdown_requeues_without_using_up_the_retry(self, jobs: JobService, job_in: JobIn) -> None:
         job = job_in(S.EXECUTING)
         released = jobs.release(job, "server shutting down")
         assert (released.current, released.job.attempts, released.job.runner_id) == (S.SUBMITTED, 0, None)

@@ -56,9 +56,7 @@ class TestTransitionTable:
         assert set(EXPECTED) == set(JobState)
         assert all(set(row) == set(Action) for row in EXPECTED.values())
 
-    @pytest.mark.parametrize(
-        ("state", "action"), list(itertools.product(JobState, Action)), ids=lambda v: str(v)
-    )
+    @pytest.mark.parametrize(("state", "action"), list(itertools.product(JobState, Action)), ids=lambda v: str(v))
     def test_every_state_and_action_leads_where_the_spec_says(self, state: JobState, action: Action) -> None:
         assert next_state(state, action) is EXPECTED[state][action]
 

@@ -29,9 +29,7 @@ def beat_for(jobs: JobService, clock: FakeClock, job: Job, seconds: float) -> No
 
 
 class TestDeadRunner:
-    def test_nothing_moves_while_the_heartbeat_is_fresh(
-        self, jobs: JobService, clock: FakeClock, running: Job
-    ) -> None:
+    def test_nothing_moves_while_the_heartbeat_is_fresh(self, jobs: JobService, clock: FakeClock, running: Job) -> None:
         beat_for(jobs, clock, running, 30)
         assert jobs.sweep() == []
 
@@ -66,9 +64,7 @@ class TestDeadRunner:
             "submit", "start", "requeue", "start", "fail",
         ]  # fmt: skip
 
-    def test_a_second_sweep_finds_nothing_left_to_do(
-        self, jobs: JobService, clock: FakeClock, running: Job
-    ) -> None:
+    def test_a_second_sweep_finds_nothing_left_to_do(self, jobs: JobService, clock: FakeClock, running: Job) -> None:
         clock.advance(STALE)
         assert len(jobs.sweep()) == 1
         assert jobs.sweep() == []
