@@ -91,13 +91,15 @@ _END: Final = _Token("end", "", -1, -1)
 class Statement:
     sql: str  # the query to run, without its INTO clause and with `mydb.` references resolved
     into: str | None  # the MyDB table a SELECT … INTO names
+    verb: str  # the statement's first keyword outside parentheses (a CTE's body), lower case
 
 
 def parse(query: str, schema: str | None, bare_into: bool) -> Statement:
     """Find a SELECT's `INTO mydb.<t>` (outside strings and comments), cut it out; map `mydb.` to `schema`."""
     tokens = [_Token(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(query)]
     tokens = [t for t in tokens if t.kind != "space"]
-    selecting = _verb(tokens) == "select"
+    verb = _verb(tokens)
+    selecting = verb == "select"
     edits: list[tuple[int, int, str]] = []
     into, depth, skip = None, 0, -1
     for i, tok in enumerate(tokens):
@@ -118,7 +120,7 @@ def parse(query: str, schema: str | None, bare_into: bool) -> Statement:
             skip = end - 1
     for start, stop, text in reversed(edits):
         query = query[:start] + text + query[stop:]
-    return Statement(query, into)
+    return Statement(query, into, verb)
 
 
 def _at(tokens: Sequence[_Token], i: int) -> _Token:
@@ -212,12 +214,12 @@ def _params(params: Mapping[str, Any]) -> tuple[str, str]:
     return query, context.strip()
 
 
-def _run(
-    job: Job, token: CancelToken, query: str, target: Context | None, path: Path, cap: int
-) -> TaskResult:
+def _run(job: Job, token: CancelToken, query: str, target: Context | None, path: Path, cap: int) -> TaskResult:
     is_sqlite = target is None or target.url.get_backend_name() == "sqlite"
     schema = "main" if target is None else "mydb" if is_sqlite else None
     stmt = parse(query, schema, bare_into=target is None)
+    if target is not None and not is_sqlite and stmt.verb not in ("select", "values"):
+        raise TaskFailed(f"Context {target.name} is read-only: only SELECT queries run there.")
     with contextlib.ExitStack() as stack:
         source, sink = _open(stack, target, path, needs_sink=stmt.into is not None or not job.synchronous)
         stack.enter_context(Watcher(token, [s.interrupt for s in (source, sink) if s is not None]))
@@ -301,9 +303,7 @@ def _store(sink: SqliteSession, name: str, rows: Rows, token: CancelToken) -> in
     try:
         while batch:
             token.check()
-            sink.insert(
-                name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch]
-            )
+            sink.insert(name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch])
             count += len(batch)
             batch = rows.fetch(BATCH)
         token.check()

@@ -136,9 +136,7 @@ class Guard:
     def __init__(self) -> None:
         self.own = False  # True while jobgate itself runs transaction control on the connection
 
-    def __call__(
-        self, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
-    ) -> int:
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None) -> int:
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_PRAGMA:
@@ -273,9 +271,7 @@ class PgSession:
     def run(self, sql: str) -> Rows:
 
         with self._pg_errors():
-            self.conn.execute(
-                "SELECT 1"
-            ).close()  # takes the snapshot: the query can no longer turn read-write
+            self.conn.execute("SELECT 1").close()  # takes the snapshot: the query can no longer turn read-write
             cur = self.conn.cursor(name=f"jobgate_{len(self._cursors)}")
             self._cursors.append(cur)
             cur.execute(sql)
@@ -328,9 +324,13 @@ def open_postgres(ctx: Context) -> PgSession:
         import psycopg
     except ImportError:
         raise TaskFailed(f"Context {ctx.name} needs psycopg: install jobgate[postgres].") from None
-    conninfo = ctx.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    url = ctx.url.set(drivername="postgresql")
+    if "application_name" not in url.query:
+        url = url.update_query_dict({"application_name": "jobgate-sql"})  # for pg_stat_activity
     try:
-        conn = psycopg.connect(conninfo, autocommit=False, connect_timeout=PG_CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(
+            url.render_as_string(hide_password=False), autocommit=False, connect_timeout=PG_CONNECT_TIMEOUT_S
+        )
     except psycopg.Error as exc:
         log.warning("cannot connect to context %s: %s", ctx.name, exc)
         raise TaskFailed(f"Cannot connect to context {ctx.name}.") from None
