@@ -13,7 +13,8 @@ Params: `query` (one statement) and `context` (default `MyDB`; names are case-in
 - A quick (synchronous) job returns the rows themselves, at most `QUICK_ROW_CAP`; column types are
   portable names (int, float, string, datetime, bool, bytes): PostgreSQL's from the result's type OIDs,
   SQLite's from the values (it has no column types in results), mixed numbers → float, else string.
-- Elsewhere in a query `mydb.<t>` reads the owner's MyDB (a SQLite context sees it read-only).
+- Elsewhere in a query `mydb.<t>` is the owner's MyDB table (SQLite contexts only: PostgreSQL cannot
+  see MyDB), so `INSERT INTO mydb.t SELECT … FROM <context table>` appends to a MyDB table.
 
 Cancel: a watcher thread interrupts the running statement (sqlite3 `interrupt`, a PostgreSQL cancel
 request) the moment the token trips; the task then raises TaskCancelled and leaves no partial table.
@@ -222,9 +223,12 @@ def _run(job: Job, token: CancelToken, query: str, target: Context | None, path:
         raise TaskFailed(f"Context {target.name} is read-only: only SELECT queries run there.")
     with contextlib.ExitStack() as stack:
         source, sink = _open(stack, target, path, needs_sink=stmt.into is not None or not job.synchronous)
+        created: list[str] = []
+        if sink is not None:
+            stack.push(_discarder(sink, created))  # runs after the watcher has stopped interrupting
         stack.enter_context(Watcher(token, [s.interrupt for s in (source, sink) if s is not None]))
         try:
-            result = _execute(job, stmt, source, sink, token, cap)
+            result = _execute(job, stmt, source, sink, token, cap, created)
             token.check()
             source.commit()
         except QueryError as exc:
@@ -253,7 +257,13 @@ def _open(
 
 
 def _execute(
-    job: Job, stmt: Statement, source: Session, sink: SqliteSession | None, token: CancelToken, cap: int
+    job: Job,
+    stmt: Statement,
+    source: Session,
+    sink: SqliteSession | None,
+    token: CancelToken,
+    cap: int,
+    created: list[str],
 ) -> TaskResult:
     token.check()
     if stmt.into is not None and sink is not None:
@@ -266,7 +276,7 @@ def _execute(
         table = _collect(rows, cap)
         return TaskResult(rows=len(table.rows), table=table)
     name = stmt.into or job_table(job)
-    count = _store(sink, name, rows, token)
+    count = _store(sink, name, rows, token, created)
     return TaskResult(
         rows=count, summary=f"{count} rows into MyDB.{name}", output_loc=f"MyDB.{name}", table=quick_table
     )
@@ -292,25 +302,33 @@ def _collect(rows: Rows, cap: int) -> Table:
     return Table(columns, tuple(tuple(portable(v, t) for v, t in zip(r, types, strict=True)) for r in got))
 
 
-def _store(sink: SqliteSession, name: str, rows: Rows, token: CancelToken) -> int:
-    """Copy the rows into a new MyDB table in batches; on any failure or cancel, drop it again."""
+def _store(sink: SqliteSession, name: str, rows: Rows, token: CancelToken, created: list[str]) -> int:
+    """Copy the rows into a new MyDB table in batches (noted in `created`, for the discarder)."""
     assert rows.columns is not None
     _refuse_existing(sink, name)
     batch = rows.fetch(BATCH)
     types = infer_types(batch, rows.hints)
     sink.create_table(name, unique_columns(rows.columns), types)
+    created.append(name)
     count = 0
-    try:
-        while batch:
-            token.check()
-            sink.insert(name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch])
-            count += len(batch)
-            batch = rows.fetch(BATCH)
+    while batch:
         token.check()
-    except BaseException:
-        sink.drop(name)
-        raise
+        sink.insert(name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch])
+        count += len(batch)
+        batch = rows.fetch(BATCH)
     return count
+
+
+def _discarder(sink: SqliteSession, created: list[str]) -> Callable[..., bool]:
+    """An exit callback that drops the tables a failed or cancelled job made: no partial results."""
+
+    def discard(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None:
+            for name in created:
+                sink.drop(name)
+        return False  # never swallows the exception
+
+    return discard
 
 
 def unique_columns(names: Sequence[str]) -> list[str]:

@@ -4,7 +4,8 @@ A MyDB lives in `<data_dir>/mydb/<owner, sanitised>-<first 16 hex of sha256(owne
 and unambiguous even for names that sanitise alike. Every SQLite connection a query runs on gets a
 `Guard` authorizer that refuses ATTACH, DETACH (so VACUUM INTO too), PRAGMA (but a few schema-reading
 ones), load_extension and transaction control, and an attach limit; load_extension stays disabled.
-A SQLite context opens `file:…?mode=ro` and sees the user's MyDB, read-only, as schema `mydb`.
+A SQLite context opens `file:…?mode=ro` and sees the owner's MyDB as schema `mydb` (writable, so
+`INSERT INTO mydb.t SELECT … FROM <context table>` works as in CasJobs; the context itself never is).
 A PostgreSQL context runs each query through a server-side cursor (SELECT only) inside a READ ONLY
 transaction; give its URL a read-only role as well, since superusers can still read server files.
 """
@@ -243,18 +244,18 @@ def open_mydb(path: Path) -> SqliteSession:
     return SqliteSession(conn, attached=0)
 
 
-def _ro_uri(path: str) -> str:
-    return f"file:{quote(path)}?mode=ro"
+def _uri(path: str, mode: str) -> str:
+    return f"file:{quote(path)}?mode={mode}"
 
 
 def open_sqlite_context(ctx: Context, mydb: Path) -> SqliteSession:
     assert ctx.url.database is not None
     try:
-        conn = _sqlite_connect(_ro_uri(ctx.url.database), uri=True)
+        conn = _sqlite_connect(_uri(ctx.url.database, "ro"), uri=True)
     except sqlite3.Error:
         raise TaskFailed(f"Cannot open context {ctx.name}.") from None
     try:
-        conn.execute("ATTACH DATABASE ? AS mydb", (_ro_uri(str(mydb)),))
+        conn.execute("ATTACH DATABASE ? AS mydb", (_uri(str(mydb), "rw"),))
     except sqlite3.Error:
         conn.close()
         raise TaskFailed("Cannot open MyDB.") from None
