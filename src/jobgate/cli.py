@@ -1,10 +1,11 @@
 """The `jobgate` command: serve, worker, db upgrade, user add, job submit|list|show|cancel."""
 
+import contextlib
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -54,16 +55,20 @@ def guarded(call: Callable[[], T]) -> T:
         fail(str(exc))
 
 
-def _components(database_url: str | None, runners: int = 0) -> Any:
+@contextlib.contextmanager
+def _components(database_url: str | None, runners: int = 0) -> Iterator[Any]:
     from jobgate.app import build
     from jobgate.store.migrate import upgrade
 
     parts = build(settings(database_url=database_url), runners=runners)
     try:
-        upgrade(parts.engine)
-    except Exception as exc:  # unreachable database, bad URL: one line, not a traceback
-        fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-    return parts
+        try:
+            upgrade(parts.engine)
+        except Exception as exc:  # unreachable database, bad URL: one line, not a traceback
+            fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        yield parts
+    finally:
+        parts.engine.dispose()  # no pooled connection outlives the command
 
 
 @cli.command()
@@ -90,15 +95,14 @@ def worker(database_url: DbUrl = None, runners: Runners = None) -> None:
     """Run job runners only, without HTTP (scale-out next to `serve` on PostgreSQL)."""
     conf = settings(database_url=database_url, runners=runners)
     logs.configure(conf.log_level)
-    parts = _components(database_url, conf.runners)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    parts.pool.start()
-    typer.echo(f"jobgate worker: {conf.runners} runners on {parts.engine.url.render_as_string()}", err=True)
-    done.wait()
-    parts.pool.stop()
-    parts.engine.dispose()
+    with _components(database_url, conf.runners) as parts:
+        done = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        parts.pool.start()
+        typer.echo(f"jobgate worker: {conf.runners} runners on {parts.engine.url.render_as_string()}", err=True)
+        done.wait()
+        parts.pool.stop()
 
 
 @db_cli.command("upgrade")
@@ -106,8 +110,8 @@ def db_upgrade(database_url: DbUrl = None) -> None:
     """Upgrade the database schema to the newest revision (alembic upgrade head)."""
     from jobgate.store.migrate import current_revision
 
-    parts = _components(database_url)
-    typer.echo(f"schema at revision {current_revision(parts.engine)}")
+    with _components(database_url) as parts:
+        typer.echo(f"schema at revision {current_revision(parts.engine)}")
 
 
 @user_cli.command("add")
@@ -119,9 +123,9 @@ def user_add(
     database_url: DbUrl = None,
 ) -> None:
     """Add a user. Prints: NAME wsid=N"""
-    parts = _components(database_url)
-    user = guarded(lambda: parts.jobs.add_user(name, password, wsid, group or []))
-    typer.echo(f"{user.name} wsid={user.wsid}")
+    with _components(database_url) as parts:
+        user = guarded(lambda: parts.jobs.add_user(name, password, wsid, group or []))
+        typer.echo(f"{user.name} wsid={user.wsid}")
 
 
 @job_cli.command("submit")
@@ -139,12 +143,12 @@ def job_submit(
         if not sep or not key:
             fail(f"--param wants K=V, got {item!r}")
         params[key] = value
-    parts = _components(database_url)
-    user = parts.jobs.user(owner)
-    if user is None:
-        fail(f"no user {owner}")
-    job = guarded(lambda: parts.jobs.submit(Actor.of(user, Protocol.CLI), JobSpec(task, params, project)))
-    typer.echo(json.dumps({"id": job.id, "key": job.key}, separators=(",", ":")))
+    with _components(database_url) as parts:
+        user = parts.jobs.user(owner)
+        if user is None:
+            fail(f"no user {owner}")
+        job = guarded(lambda: parts.jobs.submit(Actor.of(user, Protocol.CLI), JobSpec(task, params, project)))
+        typer.echo(json.dumps({"id": job.id, "key": job.key}, separators=(",", ":")))
 
 
 @job_cli.command("list")
@@ -161,13 +165,13 @@ def job_list(
         if not match:
             fail(f"unknown state {status!r}; one of {', '.join(s.value for s in JobState)}")
         states = frozenset(match)
-    parts = _components(database_url)
-    found = parts.jobs.list_jobs(OPERATOR, JobFilter(owner=owner, states=states))
-    if as_json:
-        typer.echo(json.dumps([job_json(job) for job in found]))
-        return
-    for job in found:
-        typer.echo(f"{job.id:>8}  {job.state.value:<10} {job.owner:<16} {job.task:<10} {job.project}")
+    with _components(database_url) as parts:
+        found = parts.jobs.list_jobs(OPERATOR, JobFilter(owner=owner, states=states))
+        if as_json:
+            typer.echo(json.dumps([job_json(job) for job in found]))
+            return
+        for job in found:
+            typer.echo(f"{job.id:>8}  {job.state.value:<10} {job.owner:<16} {job.task:<10} {job.project}")
 
 
 @job_cli.command("show")
@@ -177,20 +181,20 @@ def job_show(
     database_url: DbUrl = None,
 ) -> None:
     """Show one job with its full history."""
-    parts = _components(database_url)
-    job, events = guarded(lambda: parts.jobs.history(OPERATOR, job_id))
-    if as_json:
-        typer.echo(json.dumps(job_json(job) | {"history": [event_json(e) for e in events]}))
-        return
-    for key, value in job_json(job).items():
-        typer.echo(f"{key:>12}: {value}")
-    typer.echo("     history:")
-    for e in events:
-        reason = f"  ({e.reason})" if e.reason else ""
-        typer.echo(
-            f"  {e.seq:>3} {stamp(e.at)} {e.stage:<11} {e.from_state or '-'} → {e.to_state}"
-            f"  by {e.actor} via {e.protocol}{reason}"
-        )
+    with _components(database_url) as parts:
+        job, events = guarded(lambda: parts.jobs.history(OPERATOR, job_id))
+        if as_json:
+            typer.echo(json.dumps(job_json(job) | {"history": [event_json(e) for e in events]}))
+            return
+        for key, value in job_json(job).items():
+            typer.echo(f"{key:>12}: {value}")
+        typer.echo("     history:")
+        for e in events:
+            reason = f"  ({e.reason})" if e.reason else ""
+            typer.echo(
+                f"  {e.seq:>3} {stamp(e.at)} {e.stage:<11} {e.from_state or '-'} → {e.to_state}"
+                f"  by {e.actor} via {e.protocol}{reason}"
+            )
 
 
 @job_cli.command("cancel")
@@ -200,10 +204,10 @@ def job_cancel(
     database_url: DbUrl = None,
 ) -> None:
     """Cancel a job as the operator: Submitted → Cancelled, Executing → Canceling (the runner ends it)."""
-    parts = _components(database_url)
-    outcome = guarded(lambda: parts.jobs.cancel(OPERATOR, job_id, reason))
-    change = f"{outcome.prior} → {outcome.current}" if outcome.changed else f"already {outcome.current}"
-    typer.echo(f"job {job_id}: {change}")
+    with _components(database_url) as parts:
+        outcome = guarded(lambda: parts.jobs.cancel(OPERATOR, job_id, reason))
+        change = f"{outcome.prior} → {outcome.current}" if outcome.changed else f"already {outcome.current}"
+        typer.echo(f"job {job_id}: {change}")
 
 
 def stamp(at: datetime | None) -> str | None:
