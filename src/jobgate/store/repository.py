@@ -237,7 +237,7 @@ class SqlJobRepository:
     def count_by_state(self) -> dict[JobState, int]:
         rows = self._conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
         counts = dict.fromkeys(JobState, 0)
-        counts.update({JobState(state): n for state, n in rows.tuples()})
+        counts.update({JobState(state): n for state, n in rows})
         return counts
 
 
