@@ -3,7 +3,7 @@ real `jobgate serve` subprocess. Helpers live in tests/support/ (import them as 
 
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,45 +84,61 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # -- a real server ---------------------------------------------------------------------------------------
-ServerFactory = Callable[..., JobgateServer]
+class ServerFactory:
+    """Starts `jobgate serve` subprocesses: factory(database_url=…, JOBGATE_X=…) → a ready server."""
 
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.servers = directory, list[JobgateServer]()
 
-@pytest.fixture
-def jobgate_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start `jobgate serve` subprocesses: jobgate_server(database_url=…, JOBGATE_X=…) → a ready server.
-
-    Every server is killed at teardown; a failing test's report carries each server's log.
-    """
-    servers: list[JobgateServer] = []
-    request.node.stash[_SERVERS] = servers
-
-    def start(
+    def __call__(
+        self,
         database_url: str | None = None,
         *,
         args: tuple[str, ...] = (),
         env: Mapping[str, Any] | None = None,
         **variables: Any,
     ) -> JobgateServer:
-        n = len(servers)
+        n, where = len(self.servers), self.directory
         overrides: dict[str, Any] = {
-            "JOBGATE_DATABASE_URL": database_url or f"sqlite:///{tmp_path / f'server{n}.db'}",
-            "JOBGATE_DATA_DIR": tmp_path / f"server{n}-data",
+            "JOBGATE_DATABASE_URL": database_url or f"sqlite:///{where / f'server{n}.db'}",
+            "JOBGATE_DATA_DIR": where / f"server{n}-data",
             **(env or {}),
             **variables,
         }
-        server = JobgateServer(jobgate_env(overrides), tmp_path / f"server{n}.log", args=args, cwd=tmp_path)
-        servers.append(server)
+        server = JobgateServer(jobgate_env(overrides), where / f"server{n}.log", args=args, cwd=where)
+        self.servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.kill()
+    def kill_all(self) -> None:
+        for server in self.servers:
+            server.kill()
+
+
+@pytest.fixture
+def jobgate_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers for one test; every one is killed at teardown, and a failing test's report carries their logs."""
+    factory = ServerFactory(tmp_path)
+    request.node.stash[_SERVERS] = factory.servers
+    yield factory
+    factory.kill_all()
+
+
+@pytest.fixture(scope="module")
+def module_jobgate_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    """Like jobgate_server, for servers that the tests of one module share."""
+    factory = ServerFactory(tmp_path_factory.mktemp("servers"))
+    request.node.stash[_SERVERS] = factory.servers
+    yield factory
+    factory.kill_all()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.failed:
-        for n, server in enumerate(item.stash.get(_SERVERS, [])):
+        servers = [server for node in item.listchain() for server in node.stash.get(_SERVERS, [])]
+        for n, server in enumerate(servers):
             report.sections.append((f"jobgate server {n} log ({server.log_path})", server.log_text()))
     return report

@@ -61,21 +61,39 @@ class JobgateCli:
         self.env, self.cwd = dict(env), cwd
 
     def run(self, *args: str | int, check: bool = True, timeout: float = CLI_TIMEOUT_S) -> CliResult:
-        argv = [str(a) for a in args]
-        done = subprocess.run(
-            [sys.executable, "-m", "jobgate", *argv],
-            env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-        result = CliResult(tuple(argv), done.returncode, done.stdout, done.stderr)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"jobgate {' '.join(argv)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
+        [result] = self._run_all([args], check, timeout)
         return result
+
+    def run_together(self, *commands: tuple[str | int, ...], timeout: float = CLI_TIMEOUT_S) -> list[CliResult]:
+        """Run several commands at once (each start costs ~1 s of imports); all must succeed."""
+        return self._run_all(list(commands), True, timeout)
 
     def json(self, *args: str | int) -> Any:
         return self.run(*args).json()
+
+    def _run_all(self, commands: list[tuple[str | int, ...]], check: bool, timeout: float) -> list[CliResult]:
+        argvs = [[str(a) for a in args] for args in commands]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jobgate", *argv],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for argv in argvs
+        ]
+        results = []
+        for argv, proc in zip(argvs, procs, strict=True):
+            out, err = proc.communicate(timeout=timeout)
+            results.append(CliResult(tuple(argv), proc.returncode, out, err))
+        failed = [r for r in results if r.returncode != 0]
+        if check and failed:
+            raise AssertionError(
+                "\n".join(f"jobgate {' '.join(r.args)} exited {r.returncode}\n{r.stdout}{r.stderr}" for r in failed)
+            )
+        return results
 
     def add_user(self, name: str, password: str, *extra: str) -> int:
         """`jobgate user add`; returns the new user's wsid."""

@@ -1,0 +1,116 @@
+"""CasJobs helpers for the tests that drive a real server: users, and jobs steered over the HTTP POST binding.
+
+The wire words (status ints, `wsid`, `jobId`) stay here and in the tests that check them.
+"""
+
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from support.server import JobgateServer, jobgate_env
+from support.wait import wait_until
+
+JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
+USERS_PATH: Final = "/CasJobs/services/casusers.asmx"
+TNS: Final = "http://Services.Cas.jhu.edu"
+
+# Runs until it is interrupted: a job that stays Executing (status 1) until someone cancels it.
+ENDLESS_QUERY: Final = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"
+QUICK_QUERY: Final = "SELECT 1 AS a, 'x' AS b"
+QUICK_CSV: Final = '[a]:BigInt,[b]:String\n1,"x"\n'  # casjobs.md: header `[name]:Type`, rows, a final newline
+
+READY, STARTED, CANCELING, CANCELLED, FAILED, FINISHED = range(6)  # casjobs.md, status codes
+CANCELING_OR_CANCELLED: Final = frozenset({CANCELING, CANCELLED})
+START_TIMEOUT_S: Final = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class CasUser:
+    name: str
+    password: str
+    wsid: int
+
+    def login(self) -> dict[str, Any]:
+        return {"wsid": self.wsid, "pw": self.password}
+
+
+@contextmanager
+def casjobs_server(directory: Path, **variables: Any) -> Iterator[JobgateServer]:
+    """`jobgate serve` on a fresh SQLite database in `directory`, for the tests of one module."""
+    env = jobgate_env(
+        {
+            "JOBGATE_DATABASE_URL": f"sqlite:///{directory / 'jobgate.db'}",
+            "JOBGATE_DATA_DIR": directory / "data",
+            "JOBGATE_RUNNERS": 3,
+            **variables,
+        }
+    )
+    with JobgateServer(env, directory / "server.log", cwd=directory) as server:
+        yield server
+
+
+def add_users(server: JobgateServer, *names: str) -> dict[str, CasUser]:
+    """`jobgate user add` for each name, side by side (the server has already built the schema)."""
+
+    def add(name: str) -> CasUser:
+        password = f"{name}-Pa55"
+        return CasUser(name, password, server.cli.add_user(name, password))
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        return {user.name: user for user in pool.map(add, names)}
+
+
+def post(http: httpx.Client, op: str, **params: Any) -> httpx.Response:
+    """One call over the HTTP POST binding of jobs.asmx."""
+    return http.post(f"{JOBS_PATH}/{op}", data={k: str(v) for k, v in params.items()})
+
+
+def result_of(response: httpx.Response) -> str:
+    """The text of an HTTP GET/POST answer's root (`<long xmlns="…">42</long>`); fails on anything else."""
+    assert response.status_code == 200, f"{response.request.url.path}: {response.status_code} {response.text}"
+    found = re.search(r"<(long|int|string)\b[^>]*>([^<]*)</\1>", response.text)
+    assert found is not None, f"no scalar result in {response.text!r}"
+    return found.group(2)
+
+
+def submit(http: httpx.Client, user: CasUser, query: str = ENDLESS_QUERY, taskname: str = "test") -> int:
+    answer = post(http, "SubmitJob", **user.login(), qry=query, context="MyDB", taskname=taskname, estimate=1)
+    return int(result_of(answer))
+
+
+def status(http: httpx.Client, user: CasUser, job_id: int) -> int:
+    return int(result_of(post(http, "GetJobStatus", **user.login(), jobId=job_id)))
+
+
+def wait_for_status(http: httpx.Client, user: CasUser, job_id: int, wanted: set[int]) -> int:
+    seen: list[int] = []
+
+    def reached() -> bool:
+        seen.append(status(http, user, job_id))
+        return seen[-1] in wanted
+
+    wait_until(reached, START_TIMEOUT_S, 0.02, lambda: f"job {job_id} to reach status {wanted}; last {seen[-1:]}")
+    return seen[-1]
+
+
+def start_endless_job(http: httpx.Client, user: CasUser) -> int:
+    """Submit the endless query and return its id once a runner has started it (status 1)."""
+    job_id = submit(http, user)
+    wait_for_status(http, user, job_id, {STARTED})
+    return job_id
+
+
+def cancel(http: httpx.Client, user: CasUser, job_id: int) -> None:
+    answer = post(http, "CancelJob", **user.login(), jobId=job_id)
+    assert answer.status_code == 200, answer.text
+
+
+def cancel_events(shown: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cancel events of a job as `jobgate job show --json` prints it."""
+    return [event for event in shown["history"] if event["stage"] == "cancel"]
