@@ -387,6 +387,12 @@ class TestPostgresContext:
             quick(pg_task, ctx, "SELECT * FROM nope", "Survey")
         assert str(failure.value) == 'relation "nope" does not exist'
 
+    def test_an_unreachable_postgres_context_fails_without_naming_the_server(self, ctx: TaskContext) -> None:
+        down = sql_task({"down": "postgresql+psycopg://postgres@127.0.0.1:1/test"})
+        with pytest.raises(TaskFailed) as failure:
+            quick(down, ctx, "SELECT 1", "down")
+        assert str(failure.value) == "Cannot connect to context down."
+
     def test_an_endless_postgres_query_stops_within_a_second_of_the_cancel(
         self, pg_task: Task, ctx: TaskContext
     ) -> None:

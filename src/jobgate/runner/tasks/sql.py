@@ -221,19 +221,19 @@ def _run(job: Job, token: CancelToken, query: str, target: Context | None, path:
     stmt = parse(query, schema, bare_into=target is None)
     if target is not None and not is_sqlite and stmt.verb not in ("select", "values"):
         raise TaskFailed(f"Context {target.name} is read-only: only SELECT queries run there.")
-    with contextlib.ExitStack() as stack:
-        source, sink = _open(stack, target, path, needs_sink=stmt.into is not None or not job.synchronous)
-        created: list[str] = []
-        if sink is not None:
-            stack.push(_discarder(sink, created))  # runs after the watcher has stopped interrupting
-        stack.enter_context(Watcher(token, [s.interrupt for s in (source, sink) if s is not None]))
-        try:
+    try:
+        with contextlib.ExitStack() as stack:
+            source, sink = _open(stack, target, path, needs_sink=stmt.into is not None or not job.synchronous)
+            created: list[str] = []
+            if sink is not None:
+                stack.push(_discarder(sink, created))  # runs after the watcher has stopped interrupting
+            stack.enter_context(Watcher(token, [s.interrupt for s in (source, sink) if s is not None]))
             result = _execute(job, stmt, source, sink, token, cap, created)
             token.check()
             source.commit()
-        except QueryError as exc:
-            token.check()  # an interrupted statement says "interrupted": the cancel is the real reason
-            raise TaskFailed(exc.message) from None
+    except QueryError as exc:
+        token.check()  # an interrupted statement says "interrupted": the cancel is the real reason
+        raise TaskFailed(exc.message) from None
     return result
 
 
@@ -249,7 +249,7 @@ def _open(
         source.begin()  # a cancelled DDL/DML statement leaves MyDB as it was
     elif target.url.get_backend_name() == "sqlite":
         if sink is None:
-            open_mydb(path).close()  # the context attaches MyDB read-only: it must exist
+            open_mydb(path).close()  # the context attaches MyDB, which must exist by then
         source = stack.enter_context(contextlib.closing(open_sqlite_context(target, path)))
     else:
         source = stack.enter_context(contextlib.closing(open_postgres(target)))
