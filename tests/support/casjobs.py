@@ -3,17 +3,16 @@
 The wire words (status ints, `wsid`, `jobId`) stay here and in the tests that check them.
 """
 
+import json
 import re
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
+from typer.testing import CliRunner
 
-from support.server import JobgateServer, jobgate_env
+from jobgate.cli import cli
+from support.server import JobgateServer
 from support.wait import wait_until
 
 JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
@@ -40,30 +39,12 @@ class CasUser:
         return {"wsid": self.wsid, "pw": self.password}
 
 
-@contextmanager
-def casjobs_server(directory: Path, **variables: Any) -> Iterator[JobgateServer]:
-    """`jobgate serve` on a fresh SQLite database in `directory`, for the tests of one module."""
-    env = jobgate_env(
-        {
-            "JOBGATE_DATABASE_URL": f"sqlite:///{directory / 'jobgate.db'}",
-            "JOBGATE_DATA_DIR": directory / "data",
-            "JOBGATE_RUNNERS": 3,
-            **variables,
-        }
-    )
-    with JobgateServer(env, directory / "server.log", cwd=directory) as server:
-        yield server
-
-
 def add_users(server: JobgateServer, *names: str) -> dict[str, CasUser]:
-    """`jobgate user add` for each name, side by side (the server has already built the schema)."""
-
-    def add(name: str) -> CasUser:
-        password = f"{name}-Pa55"
-        return CasUser(name, password, server.cli.add_user(name, password))
-
-    with ThreadPoolExecutor(len(names)) as pool:
-        return {user.name: user for user in pool.map(add, names)}
+    """`jobgate user add` for each name, all at once (the server has already built the schema)."""
+    passwords = {name: f"{name}-Pa55" for name in names}
+    done = server.cli.run_together(*(("user", "add", name, "--password", pw) for name, pw in passwords.items()))
+    wsids = [int(result.stdout.strip().rsplit("wsid=", 1)[1]) for result in done]
+    return {name: CasUser(name, passwords[name], wsid) for name, wsid in zip(names, wsids, strict=True)}
 
 
 def post(http: httpx.Client, op: str, **params: Any) -> httpx.Response:
@@ -109,6 +90,16 @@ def start_endless_job(http: httpx.Client, user: CasUser) -> int:
 def cancel(http: httpx.Client, user: CasUser, job_id: int) -> None:
     answer = post(http, "CancelJob", **user.login(), jobId=job_id)
     assert answer.status_code == 200, answer.text
+
+
+def show(server: JobgateServer, job_id: int) -> dict[str, Any]:
+    """`jobgate job show ID --json` on the server's database, run in this process: a subprocess would
+    spend a second importing for every look."""
+    args = ["job", "show", str(job_id), "--json", "--database-url", server.env["JOBGATE_DATABASE_URL"]]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, f"jobgate {' '.join(args)} exited {done.exit_code}: {done.output}"
+    shown: dict[str, Any] = json.loads(done.stdout)
+    return shown
 
 
 def cancel_events(shown: dict[str, Any]) -> list[dict[str, Any]]:
