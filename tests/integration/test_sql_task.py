@@ -324,11 +324,11 @@ class TestCancel:
         with pytest.raises(TaskCancelled):
             task(job(ENDLESS), token, ctx)
 
-    def test_a_finished_query_leaves_no_watcher_thread(self, task: Task, ctx: TaskContext) -> None:
-        before = threading.active_count()
-        for _ in range(5):
-            quick(task, ctx, "SELECT 1")
-        assert threading.active_count() == before
+    def test_a_finished_or_failed_query_leaves_no_watcher_thread(self, task: Task, ctx: TaskContext) -> None:
+        quick(task, ctx, "SELECT 1")
+        with pytest.raises(TaskFailed):
+            quick(task, ctx, "SELECT * FROM nope")
+        assert not watcher_running()
 
 
 # -- PostgreSQL context ------------------------------------------------------------------------------------
