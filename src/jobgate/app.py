@@ -23,6 +23,7 @@ from jobgate.runner.tasks.sql import sql_task
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
+from jobgate.store.engine import is_sqlite, start_checkpointer
 from jobgate.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ class Components:
     metrics: ops.Metrics
 
 
-def build(settings: Settings, runners: int | None = None) -> Components:
+def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
     """Wire the store, the service layer and the runner pool; start nothing."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, background_checkpoint=serving)
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
@@ -80,10 +81,13 @@ def wsdl_dir() -> Path:
 
 
 def create_app(settings: Settings, *, migrate: bool = True, components: Components | None = None) -> Starlette:
-    parts = components or build(settings)
+    parts = components or build(settings, serving=True)
     if migrate:
         upgrade(parts.engine)
-    options = DialectOptions(settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir())
+    inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
+    options = DialectOptions(
+        settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline
+    )
     mounted: list[Mounted] = [mount(parts.jobs, options) for mount in dialect_mounts()]
     routes = [route for dialect in mounted for route in dialect.routes]
     parts.metrics.watch_jobs(parts.jobs)
@@ -91,10 +95,12 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(parts.pool.start)
+        stop_checkpoints = start_checkpointer(parts.engine)
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(parts.pool.stop)
+            stop_checkpoints()
             parts.engine.dispose()
 
     app = Starlette(

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     access_log: bool = True
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
+    inline_hot_path: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("public_url")
     @classmethod
@@ -48,9 +49,4 @@ class Settings(BaseSettings):
                 raise ValueError(f"command task {name!r} needs a non-empty argv list")
             if name in ("sleep", "sql"):
                 raise ValueError(f"command task {name!r} would hide a built-in task")
-        return value
-
-    @field_validator("stale_after_s")
-    @classmethod
-    def _stale_after_heartbeat(cls, value: float) -> float:
         return value

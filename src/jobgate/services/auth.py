@@ -161,6 +161,10 @@ class Authenticator:
             self.cache.put(key, user)
         return user
 
+    def is_verified(self, creds: Credentials) -> bool:
+        """True when these credentials were verified recently (a cache hit: no hash, no store access)."""
+        return creds.kind != "token" and self.cache.get(self.cache.key(creds)) is not None
+
     def _check(self, creds: Credentials) -> User | None:
         if creds.kind == "token":
             return self._check_token(creds.secret)

@@ -1,5 +1,8 @@
 """Engines: SQLite in WAL mode, busy timeout, immediate write transactions; PostgreSQL via psycopg 3."""
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -7,6 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_EVERY_S = 0.5
+
+log = logging.getLogger(__name__)
 
 
 def normalize_url(url: str) -> str:
@@ -17,14 +23,45 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, background_checkpoint: bool = False) -> Engine:
+    """An engine for `url`. With `background_checkpoint` (SQLite), commits never run a WAL checkpoint
+    themselves; `start_checkpointer` must then run one off the request path."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, pool_size)
+        return _sqlite_engine(url, pool_size, background_checkpoint)
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: str, pool_size: int) -> Engine:
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> Callable[[], None]:
+    """Checkpoint the SQLite WAL from a background thread (an auto-checkpoint inside a commit stalls that
+    request ~30 ms once every few hundred writes). Returns the function that stops it."""
+    if not is_sqlite(engine):
+        return lambda: None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:
+                log.warning("WAL checkpoint failed; retrying", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="jobgate-wal-checkpoint", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(5)
+
+    return halt
+
+
+def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -40,6 +77,8 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if background_checkpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

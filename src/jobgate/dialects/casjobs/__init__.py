@@ -1,5 +1,6 @@
 """The CasJobs dialect: jobs.asmx (SOAP 1.1/1.2, HTTP GET/POST) and casusers.asmx, through the gateway."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from jobgate.dialects.casjobs.errors import ERRORS
@@ -8,7 +9,7 @@ from jobgate.dialects.casjobs.wire import TNS
 from jobgate.dialects.common import DialectOptions, IndexLink, Mounted
 from jobgate.dialects.common.soap import AsmxRoute, AsmxService, SoapGateway
 from jobgate.dialects.common.spyne_apps import SpyneApps, build_apps
-from jobgate.domain.model import Protocol
+from jobgate.domain.model import Credentials, Protocol
 from jobgate.services import JobService
 
 JOBS_PATH = "/CasJobs/services/jobs.asmx"
@@ -28,10 +29,20 @@ def _wsdl(options: DialectOptions, name: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
+def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials | None:
+    """The wsid and password a jobs.asmx call carries (names lower-cased by the gateway)."""
+    wsid = values.get("wsid") or values.get("owner_wsid")
+    password = values.get("pw") if "pw" in values else values.get("owner_pw")
+    if not wsid or password is None:
+        return None
+    return Credentials(wsid.strip(), password, "wsid", client)
+
+
 def mount(jobs: JobService, options: DialectOptions) -> Mounted:
     service = AsmxService(
         name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), protocol=Protocol.CASJOBS,
         wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
+        inline_ops=frozenset({"CancelJob", "GetJobStatus"}), credentials=credentials,
     )  # fmt: skip
     routes = [AsmxRoute(JOBS_PATH, SoapGateway(service, jobs, options))]
     users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()

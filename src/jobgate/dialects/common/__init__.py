@@ -16,6 +16,7 @@ class DialectOptions:
     test_forms: Literal["local", "on", "off"] = "local"
     public_url: str | None = None
     wsdl_dir: Path | None = None
+    inline_hot_path: bool = False  # run cheap calls with verified credentials on the event loop
 
 
 @dataclass(frozen=True, slots=True)

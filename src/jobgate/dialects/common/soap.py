@@ -8,7 +8,7 @@ are served here too. A dialect plugs in by describing itself as an `AsmxService`
 
 import logging
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
 from jobgate.dialects.common.faults import SoapVersion, soap_fault, version_mismatch_fault
 from jobgate.dialects.common.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.dialects.common.xml import XmlRefused, parse
-from jobgate.domain.model import Protocol
+from jobgate.domain.model import Credentials, Protocol
 from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ class AsmxService:
     http_bindings: bool = True  # ASMX HttpGet/HttpPost (CasJobs: on; Birst: off)
     check_soap_action: bool = True
     description: str = ""
+    # the hot path: these operations run on the event loop (no thread hop) when the credentials that
+    # `credentials` pulls out of the call are already verified, so no password hash can block the loop
+    inline_ops: frozenset[str] = frozenset()
+    credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
 
     def soap_action(self, op: str) -> str:
         """ASMX: the namespace and the operation, joined by one slash."""
@@ -166,7 +170,8 @@ class SoapGateway:
         except asmx.BadParameter as bad:
             return _asmx_error(str(bad), bad.kind)
         environ = self._environ(scope, "GET", f"/{op}", query, b"", "http-get" if body is None else "http-post")
-        return await self._call_spyne(self.service.apps.http, environ)
+        inline = self._may_inline(op, {k.lower(): v for k, v in reversed(pairs)}, environ)
+        return await self._call_spyne(self.service.apps.http, environ, inline)
 
     # -- SOAP ---------------------------------------------------------------------------------------------
     async def _soap(self, scope: Scope, body: bytes) -> _Reply:
@@ -186,16 +191,19 @@ class SoapGateway:
             if refused.malformed:
                 return _Reply(400, b"")  # ASMX answers XML that is not well-formed with 400 and no body
             return _fault(version, "Client", READ_PREFIX + str(refused))
-        problem = self._check_envelope(root, version, action)
-        if problem is not None:
-            return problem
+        checked = self._check_envelope(root, version, action)
+        if isinstance(checked, _Reply):
+            return checked
         binding = "soap12" if version is SoapVersion.SOAP12 else "soap11"
         app = self.service.apps.soap12 if version is SoapVersion.SOAP12 else self.service.apps.soap11
         environ = self._environ(scope, "POST", "/", "", b"", binding, content_type)
         environ[TREE_KEY] = root
-        return await self._call_spyne(app, environ)
+        op = etree.QName(checked).localname
+        inline = self._may_inline(op, {etree.QName(c).localname.lower(): c.text or "" for c in checked}, environ)
+        return await self._call_spyne(app, environ, inline)
 
-    def _check_envelope(self, root: Any, version: SoapVersion, action: str | None) -> _Reply | None:
+    def _check_envelope(self, root: Any, version: SoapVersion, action: str | None) -> Any:
+        """The request element of a sound envelope, or the fault that refuses it."""
         qname = etree.QName(root)
         if qname.namespace != version.envelope_ns:
             return _Reply(500, version_mismatch_fault(), {"content-type": SoapVersion.SOAP11.content_type})
@@ -211,12 +219,15 @@ class SoapGateway:
         if self.service.check_soap_action and action is not None:
             action = action.strip().strip('"')
             if action != self.service.soap_action(op.localname):
-                return _fault(
-                    version,
-                    "Client",
-                    f"Server did not recognize the value of HTTP Header SOAPAction: {action}.",
-                )
-        return None
+                text = f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
+                return _fault(version, "Client", text)
+        return request
+
+    def _may_inline(self, op: str, values: Mapping[str, str], environ: Mapping[str, Any]) -> bool:
+        if not self.options.inline_hot_path or op not in self.service.inline_ops or self.service.credentials is None:
+            return False
+        creds = self.service.credentials(op, values, environ[CALL_KEY].client)
+        return creds is not None and self.jobs.auth.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
     def _environ(
@@ -248,7 +259,9 @@ class SoapGateway:
             CALL_KEY: CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol),
         }
 
-    async def _call_spyne(self, app: Any, environ: dict[str, Any]) -> _Reply:
+    async def _call_spyne(self, app: Any, environ: dict[str, Any], inline: bool = False) -> _Reply:
+        if inline:
+            return call_wsgi(app, environ)  # measured: a thread hop costs more than this whole call
         return await anyio.to_thread.run_sync(call_wsgi, app, environ)
 
 
