@@ -1,0 +1,57 @@
+-- wrk script for jobgate's benchmarks (bench/load.py builds the arguments).
+-- Walks jobId over a permutation of 1..n (id = i*step mod n + 1, step coprime to n), so each CancelJob
+-- of a run hits a different job and really changes a row. The marker __JOBID__ in the path or body
+-- stands for the job id. Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
+--
+-- args: method path body n step [header "Name: value"]...
+
+local MARK = "__JOBID__"
+local method, path_parts, body_parts, headers
+local n, step, i = 1, 1, 0
+
+local function split(template)
+  local at = string.find(template, MARK, 1, true)
+  if not at then
+    return { template }
+  end
+  return { string.sub(template, 1, at - 1), string.sub(template, at + #MARK) }
+end
+
+local function fill(parts, id)
+  if #parts == 1 then
+    return parts[1]
+  end
+  return parts[1] .. id .. parts[2]
+end
+
+function init(args)
+  method = args[1]
+  path_parts = split(args[2])
+  body_parts = split(args[3])
+  n = tonumber(args[4])
+  step = tonumber(args[5])
+  headers = {}
+  for k = 6, #args do
+    local name, value = string.match(args[k], "^([^:]+):%s*(.*)$")
+    headers[name] = value
+  end
+end
+
+function request()
+  local id = (i * step) % n + 1
+  i = i + 1
+  local body = fill(body_parts, id)
+  if body == "" then
+    body = nil
+  end
+  return wrk.format(method, fill(path_parts, id), headers, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH-JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end

@@ -1,0 +1,241 @@
+"""docs/PERFORMANCE.md from a results dict (bench/results/<mode>.json), plus the throughput plot."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from bench import plot
+from bench.plan import workloads
+from bench.sections.throughput import CONFIGS, REFERENCES
+from bench.targets import verdicts
+
+CONFIG_NOTES: Final = {
+    "jobgate": "the full stack: `jobgate serve` (gateway, Spyne, service layer, store), runners off",
+    "A": "raw ASGI, read the body, constant reply (framework ceiling)",
+    "D": "bare Spyne 2.14 Soap11 (HttpRpc for GET) + the same job statement, via a2wsgi (10 threads)",
+    "D2": "D's Spyne app called inline on the event loop by a 30-line shim (no bridge)",
+    "E": "hardened lxml parse + extract wsId/pw/jobId + the job statement inline (no Spyne)",
+}
+MARK: Final = {True: "**met**", False: "**not met**", None: "not measured"}
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _cell(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "–"
+    errors = f" · **{summary['errors']} errors**" if summary["errors"] else ""
+    return f"{_num(summary['rps'])} ({summary['spread']:.0%}) · {summary['p50_ms']:.2f}/{summary['p99_ms']:.1f}{errors}"
+
+
+def _ratio(results: dict[str, Any], workload: str, c: str, config: str) -> str:
+    by = results.get(workload, {}).get(c, {})
+    if "jobgate" not in by or config not in by or not by[config]["rps"]:
+        return "–"
+    return f"{by['jobgate']['rps'] / by[config]['rps']:.2f}"
+
+
+def _machine(results: dict[str, Any]) -> Iterator[str]:
+    m = results.get("machine", {})
+    libs = ", ".join(f"{k} {v}" for k, v in m.get("libs", {}).items())
+    yield "| fact | value |\n|---|---|"
+    yield f"| CPU | {m.get('cpu')} × {m.get('cores')} (kernel {m.get('kernel')}) |"
+    yield f"| Python / SQLite / PostgreSQL | {m.get('python')} / {m.get('sqlite')} / {m.get('postgresql')} |"
+    yield f"| libraries | {libs} |"
+    yield f"| load generator | {m.get('wrk')}, `-t1`, `--latency`, `--timeout 5s` |"
+    yield f"| pinning | {m.get('pinning')} |"
+    yield f"| jobgate commit | {m.get('jobgate_commit')} |"
+    yield f"| load average at start (1/5/15 min) | {m.get('load_average_start')} |"
+
+
+def _targets(results: dict[str, Any]) -> Iterator[str]:
+    yield "| target | measured | verdict |\n|---|---|---|"
+    for v in verdicts(results):
+        yield f"| {v.target} | {v.measured} | {MARK[v.met]} |"
+
+
+def _overview(section: dict[str, Any]) -> Iterator[str]:
+    res = section["results"]
+    yield "| workload | jobgate req/s · p50/p99 ms | ×A | ×D | ×D2 | ×E |\n|---|---|---|---|---|---|"
+    for w in workloads():
+        if w.request is None:
+            yield f"| {w.title} | not yet implemented | | | | |"
+            continue
+        ratios = " | ".join(_ratio(res, w.key, "16", cfg) for cfg in REFERENCES)
+        yield f"| {w.title} | {_cell(res.get(w.key, {}).get('16', {}).get('jobgate'))} | {ratios} |"
+
+
+def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[str]:
+    by_c = section["results"].get(key, {})
+    concs = sorted(by_c, key=int)
+    yield f"### {title}\n"
+    yield "| cfg | " + " | ".join(f"c={c}" for c in concs) + " |"
+    yield "|---|" + "---|" * len(concs)
+    for cfg in CONFIGS:
+        yield f"| {cfg} | " + " | ".join(_cell(by_c[c].get(cfg)) for c in concs) + " |"
+    for cfg in REFERENCES:
+        yield f"| *jobgate/{cfg}* | " + " | ".join(_ratio(section["results"], key, c, cfg) for c in concs) + " |"
+    yield from _rows_check(by_c, concs)
+    yield ""
+
+
+def _rows_check(by_c: dict[str, Any], concs: list[str]) -> Iterator[str]:
+    """CancelJob: did every request really move a job? (rows moved / requests, summed over reps)"""
+    cells = []
+    for cfg in CONFIGS:
+        samples = [s for c in concs for s in by_c[c].get(cfg, {}).get("samples", [])]
+        if samples and samples[0].get("rows_changed") is not None:
+            moved, asked = sum(s["rows_changed"] for s in samples), sum(s["requests"] for s in samples)
+            wrapped = " (ids wrapped)" if any(s["wrapped"] for s in samples) else ""
+            cells.append(f"{cfg} {moved:,}/{asked:,}{wrapped}")
+    if cells:
+        yield f"\nJobs moved Executing → Canceling / requests answered (all runs): {'; '.join(cells)}."
+
+
+def _throughput(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("throughput")
+    if not section or "results" not in section:
+        yield "Not measured in this run." if not section else f"**Failed:**\n```\n{section.get('failed')}\n```"
+        return
+    plan = section["plan"]
+    yield (
+        f"{plan['reps']} interleaved repetitions (configuration order rotated per rep) of {plan['duration_s']} s wrk "
+        f"runs; {section['jobs']:,} Executing jobs in the store (every CancelJob moves a different one; the store is "
+        "reset before each CancelJob run). Cells: median req/s (spread = (max−min)/median) · median p50/p99 ms. "
+        "Each run is preceded by a short warm-up of GetJobStatus calls (fills jobgate's credential cache).\n"
+    )
+    yield "| cfg | what |\n|---|---|"
+    yield from (f"| {cfg} | {CONFIG_NOTES[cfg]} |" for cfg in CONFIGS)
+    yield "\n#### At c=16, all dialects\n"
+    yield from _overview(section)
+    yield ""
+    for w in workloads():
+        if w.request is not None and w.key in section["results"]:
+            yield from _workload_table(section, w.key, w.title)
+    yield "![throughput and p99 against concurrency](perf-throughput.png)\n"
+
+
+def _cancel(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("cancel", {})
+    if "cases" not in section:
+        yield "Not measured in this run."
+        return
+    yield (
+        f"{section['plan']['cancel_jobs']} jobs per case, one at a time, {section['runners']} runner threads. "
+        "Latency = the `cancel_done` history event's time − the wall-clock time the CancelJob request left the "
+        "client; server side = `cancel_done` − `cancel` event.\n"
+    )
+    yield "| case | p50 ms | p99 ms | max ms | server side p50/p99 ms | CancelJob call p50 ms | problems |"
+    yield "|---|---|---|---|---|---|---|"
+    for case in section["cases"].values():
+        problems = "; ".join(case["problems"][:3]) or "none"
+        yield (
+            f"| {case['title']} | {case['p50_ms']} | {case['p99_ms']} | {case['max_ms']} | "
+            f"{case['server_p50_ms']}/{case['server_p99_ms']} | {case['request_p50_ms']} | {problems} |"
+        )
+
+
+def _scaling(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("scaling", {})
+    if "results" not in section:
+        yield "Not measured in this run."
+        return
+    keys = list(section["ratios"])
+    yield f"c={section['connections']}, {section['plan']['reps']} interleaved repetitions per store size.\n"
+    yield "| jobs in store | seeded in s | " + " | ".join(keys) + " |"
+    yield "|---|---|" + "---|" * len(keys)
+    for size in section["sizes"]:
+        cells = " | ".join(_cell(section["results"][str(size)][k]) for k in keys)
+        yield f"| {size:,} | {section['seed_s'][str(size)]} | {cells} |"
+    ratios = " | ".join(
+        f"p50 {r['p50']:.2f} · p99 {r['p99']:.2f} · req/s {r['rps']:.2f}" for r in section["ratios"].values()
+    )
+    yield f"| *largest/smallest* | | {ratios} |"
+
+
+def _bulk(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("bulk", {})
+    if "median_s" not in section:
+        yield "Not measured in this run."
+        return
+    yield (
+        f"`JobService.cancel_many(admin, JobFilter(states={{Executing}}))` in process on SQLite: "
+        f"{section['jobs']:,} jobs → Canceling in **{section['median_s']:.2f} s** (median of {section['seconds']} s). "
+        f"Problems: {'; '.join(section['problems']) or 'none'}."
+    )
+
+
+def _multicore(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("multicore", {})
+    if "results" not in section:
+        yield "Not measured in this run."
+        return
+    yield "CasJobs SOAP GetJobStatus; servers and wrk unpinned (they share the machine's CPUs).\n"
+    yield "| c | 1 process | 2 processes (`--workers 2`) | ratio |\n|---|---|---|---|"
+    for c, by in section["results"].items():
+        yield f"| {c} | {_cell(by['1 process'])} | {_cell(by['2 processes'])} | {section['ratios'][c]:.2f}× |"
+
+
+def _oddities(results: dict[str, Any]) -> Iterator[str]:
+    """Everything a reader must not miss: errors, wrapped ids, unsteady runs, failed sections."""
+    for name, section in results.items():
+        if isinstance(section, dict) and "failed" in section:
+            yield f"- **Section {name} failed**; see the traceback in bench/results."
+    for where, s in _all_samples(results):
+        if s["non2xx"] or s["socket_errors"] or s.get("warmup_non2xx"):
+            yield f"- **{where}: {s['non2xx']} non-2xx, {s['socket_errors']} socket errors** — those numbers are void."
+    high = sorted({s["load1"] for _, s in _all_samples(results) if s["load1"] > 1.5})
+    if high:
+        yield f"- Load average above 1.5 before {len(high)} run(s) (max {high[-1]}): something else was running."
+
+
+def _all_samples(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name in ("throughput", "scaling", "multicore"):
+        for key, by in results.get(name, {}).get("results", {}).items():
+            for sub, cell in by.items():
+                for cfg, summary in cell.items() if "samples" not in cell else [("", cell)]:
+                    for sample in summary.get("samples", []):
+                        yield f"{name} {key} {sub} {cfg}".strip(), sample
+
+
+def render(results: dict[str, Any]) -> str:
+    parts: list[tuple[str, Iterator[str]]] = [
+        ("Targets", _targets(results)),
+        ("Request throughput: jobgate beside the reference configurations", _throughput(results)),
+        ("Cancel latency: CancelJob → Cancelled, runners on", _cancel(results)),
+        ("Scaling with the store", _scaling(results)),
+        ("Bulk cancel", _bulk(results)),
+        ("Multi-core", _multicore(results)),
+        ("Machine", _machine(results)),
+    ]
+    odd = list(_oddities(results)) or ["- None found: no errors, no non-2xx, no failed section."]
+    lines = [HEADER.format(command=results.get("command", "?")), "## Anomalies\n", *odd, ""]
+    for title, body in parts:
+        lines += [f"## {title}\n", *body, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+HEADER: Final = """# Performance
+
+Generated by `bench/run.py` — do not edit by hand; re-run instead:
+
+    {command}
+
+(`make bench` runs the full benchmark, ~30 min; `python -m bench.run --only <section>` re-runs one
+section and keeps the others; `--quick` is a 2–3 minute smoke run that writes to bench/out/.)
+How the reference configurations are defined: shared/perf-ceiling.md; they are rebuilt here as small
+stand-alone servers under bench/refs/ and measured in the same run as jobgate, so ratios hold even
+when the machine's absolute speed moves.
+"""
+
+
+def write(results: dict[str, Any], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = directory / "PERFORMANCE.md"
+    doc.write_text(render(results))
+    written = [doc]
+    if "results" in results.get("throughput", {}):
+        written.append(plot.throughput(results["throughput"], directory / "perf-throughput.png"))
+    return written
