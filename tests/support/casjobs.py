@@ -92,13 +92,18 @@ def cancel(http: httpx.Client, user: CasUser, job_id: int) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def jobgate_json(server: JobgateServer, *args: str | int) -> Any:
+    """`jobgate ARGS… --json` on the server's database, run in this process (Click's CliRunner): a
+    subprocess would spend a second importing for every look."""
+    argv = [str(a) for a in args] + ["--json", "--database-url", server.env["JOBGATE_DATABASE_URL"]]
+    done = CliRunner().invoke(cli, argv)
+    assert done.exit_code == 0, f"jobgate {' '.join(argv)} exited {done.exit_code}: {done.output}"
+    return json.loads(done.stdout)
+
+
 def show(server: JobgateServer, job_id: int) -> dict[str, Any]:
-    """`jobgate job show ID --json` on the server's database, run in this process: a subprocess would
-    spend a second importing for every look."""
-    args = ["job", "show", str(job_id), "--json", "--database-url", server.env["JOBGATE_DATABASE_URL"]]
-    done = CliRunner().invoke(cli, args)
-    assert done.exit_code == 0, f"jobgate {' '.join(args)} exited {done.exit_code}: {done.output}"
-    shown: dict[str, Any] = json.loads(done.stdout)
+    """`jobgate job show ID --json`: the job with its history."""
+    shown: dict[str, Any] = jobgate_json(server, "job", "show", job_id)
     return shown
 
 

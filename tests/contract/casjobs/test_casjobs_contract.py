@@ -29,6 +29,9 @@ from support.casjobs import (
     add_users,
     cancel,
     cancel_events,
+    jobgate_json,
+    post,
+    result_of,
     show,
     start_endless_job,
     status,
@@ -126,6 +129,18 @@ def result_text(answer: httpx.Response, op: str) -> str:
     return str(found.text)
 
 
+def quick_job_id(http: httpx.Client, user: CasUser, taskname: str) -> int:
+    """Run a quick job and find its id (ExecuteQuickJob answers the rows only) with GetJobs."""
+    form = {"qry": QUICK_QUERY, "context": "MyDB", "taskname": taskname, "isSystem": "false"}
+    assert result_of(post(http, "ExecuteQuickJob", **user.login(), **form)) == QUICK_CSV
+    conditions = f"Type : QUICK; TaskName : {taskname}"
+    found = post(http, "GetJobs", owner_wsid=user.wsid, owner_pw=user.password, conditions=conditions,
+                 includeSystem="false")  # fmt: skip
+    assert found.status_code == 200, found.text
+    [job_id] = [int(e.text) for e in to_element(found.content).iter(f"{{{TNS}}}JobID")]
+    return job_id
+
+
 # -- one server for the module ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(module_jobgate_server: Callable[..., JobgateServer]) -> JobgateServer:
@@ -168,6 +183,28 @@ class TestCancelJob:
         assert [(e["actor"], e["protocol"], e["from_state"], e["to_state"]) for e in cancel_events(shown)] == [
             ("alice", "casjobs", "Executing", "Canceling")
         ]
+
+    def test_cancel_of_an_unknown_job_answers_as_the_seed_and_does_nothing(
+        self, binding: Binding, server: JobgateServer, http: httpx.Client, alice: CasUser
+    ) -> None:
+        before = jobgate_json(server, "job", "list")
+        unknown = max((job["id"] for job in before), default=0) + 1000
+
+        answer = send(http, "CancelJob", binding, {"wsId": alice.wsid, "pw": alice.password, "jobId": unknown})
+
+        check_answer(answer, "CancelJob", binding, {})  # seed 001: "does nothing and returns nothing"
+        assert jobgate_json(server, "job", "list") == before
+
+    def test_cancel_of_a_quick_job_answers_as_the_seed_and_changes_nothing(
+        self, binding: Binding, server: JobgateServer, http: httpx.Client, alice: CasUser
+    ) -> None:
+        quick = quick_job_id(http, alice, f"quick-{binding}")
+        before = show(server, quick)
+
+        answer = send(http, "CancelJob", binding, {"wsId": alice.wsid, "pw": alice.password, "jobId": quick})
+
+        check_answer(answer, "CancelJob", binding, {})  # seed 001: "Has no effect on quick jobs."
+        assert show(server, quick) == before
 
 
 @pytest.mark.parametrize("binding", BINDINGS)
