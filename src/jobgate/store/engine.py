@@ -44,12 +44,15 @@ def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> C
     stop = threading.Event()
 
     def loop() -> None:
+        failing = False
         while not stop.wait(every_s):
             try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:
-                log.warning("WAL checkpoint failed; retrying", exc_info=True)
+                checkpoint(engine)
+                failing = False
+            except Exception as exc:
+                if not failing:  # once per run of failures, not twice a second
+                    log.warning("WAL checkpoint failed; retrying: %s", exc)
+                failing = True
 
     thread = threading.Thread(target=loop, name="jobgate-wal-checkpoint", daemon=True)
     thread.start()
@@ -59,6 +62,16 @@ def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> C
         thread.join(5)
 
     return halt
+
+
+def checkpoint(engine: Engine) -> tuple[int, int, int]:
+    """One PASSIVE checkpoint, outside any transaction (inside one SQLite refuses it): (busy, log, done)."""
+    raw = engine.raw_connection()
+    try:
+        busy, wal_pages, moved = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(wal_pages), int(moved)
+    finally:
+        raw.close()
 
 
 def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Engine:
