@@ -4,6 +4,7 @@ interface.md, 'After a crash': a job left Canceling by a dead runner becomes Can
 Executing goes back to Submitted once (and runs again), then Failed after the next crash.
 """
 
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -111,3 +112,26 @@ def test_after_each_crash_canceling_jobs_end_cancelled_and_executing_jobs_retry_
     assert transitions(failed)[-1] == ("fail", "Executing", "Failed")
     assert "already retried once" in failed["error"]
     assert [e["seq"] for e in failed["history"]] == [1, 2, 3, 4, 5]
+
+
+def test_a_graceful_stop_hands_a_running_job_back_without_using_its_retry(jobgate_server, tmp_path: Path) -> None:
+    server: JobgateServer = jobgate_server(JOBGATE_RUNNERS=1, JOBGATE_HEARTBEAT_S=0.2)
+    with components(settings_for(server.env["JOBGATE_DATABASE_URL"], tmp_path / "reader")) as store:
+        alice = user_actor(store, "alice")
+        job = sleep_job(store, alice, seconds=60).id
+        wait_for(store, {job: S.EXECUTING}, timeout=5)
+
+        # SIGTERM: the runner stops the task and puts the job back; uvicorn re-raises the signal once done
+        assert server.stop() in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in server.log_text()
+        assert store.jobs.states_of([job]) == {job: S.SUBMITTED}
+        server.start()
+        wait_for(store, {job: S.EXECUTING}, timeout=5)
+        shown = server.cli.show(job)
+    assert shown["attempts"] == 1
+    assert transitions(shown)[1:] == [
+        ("start", "Submitted", "Executing"),
+        ("requeue", "Executing", "Submitted"),
+        ("start", "Submitted", "Executing"),
+    ]
+    assert shown["history"][2]["reason"] == "server shutting down"
