@@ -12,6 +12,7 @@ import suds
 import suds.client
 import zeep
 import zeep.exceptions
+import zeep.xsd
 from casjobs import CasJobs
 
 from support.casjobs import (
@@ -41,6 +42,7 @@ CJJOB_FIELDS = ("JobID", "Rows", "WebServicesID", "TimeSubmit", "TimeStart", "Ti
 VALUE_FIELDS = CJJOB_FIELDS[:8]  # value types and times: always written
 NOT_OWNER = "You may only cancel your own jobs."
 BAD_LOGIN = "Invalid WebServicesID or password."
+MISSING_JOB_ID = "Missing parameter: jobId."
 SERVER_PREFIX = "Server was unable to process request. ---> "
 
 
@@ -191,6 +193,10 @@ class SoapClient:
     def call(self, op: str, **params: Any) -> Any:
         return getattr(self.jobs, op)(**params)
 
+    def left_out(self, name: str) -> dict[str, Any]:
+        """The keyword that makes the library leave element `name` out of the request."""
+        return {name: zeep.xsd.SkipValue} if self.name.startswith("zeep") else {}
+
     def fault_of(self, call: Callable[[], Any]) -> tuple[str, str]:
         """(fault code without its prefix, fault text) of a call that must fault."""
         try:
@@ -302,6 +308,14 @@ class TestSoapClients:
         code, text = soap.fault_of(lambda: soap.call("GetJobStatus", wsId=alice.wsid, pw="wrong", jobId=1))
 
         assert (code, text) == ("Receiver" if soap.version == "1.2" else "Server", SERVER_PREFIX + BAD_LOGIN)
+
+    @pytest.mark.parametrize("op", ["GetJobStatus", "CancelJob"])
+    def test_a_call_without_its_job_id_is_a_server_fault_naming_it(
+        self, soap: SoapClient, alice: CasUser, op: str
+    ) -> None:
+        code, text = soap.fault_of(lambda: soap.call(op, wsId=alice.wsid, pw=alice.password, **soap.left_out("jobId")))
+
+        assert (code, text) == ("Receiver" if soap.version == "1.2" else "Server", SERVER_PREFIX + MISSING_JOB_ID)
 
     def test_a_soap_action_naming_another_operation_is_a_client_fault(self, soap: SoapClient, alice: CasUser) -> None:
         action = f"{TNS}/CancelJob"

@@ -20,6 +20,12 @@ def _login(call: CallInfo, wsid: int | None, pw: str | None) -> Actor:
     return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.protocol)
 
 
+def _job_id(job_id: int | None) -> int:
+    if job_id is None:  # SOAP: the element was left out (the HTTP bindings refuse that before the call)
+        raise InvalidRequest("Missing parameter: jobId.")
+    return job_id
+
+
 def _sql_spec(qry: str | None, context: str | None, taskname: str | None, **extra: Any) -> JobSpec:
     if not qry or not qry.strip():
         raise InvalidRequest("The query is empty.")
@@ -35,13 +41,13 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         jobs they own, otherwise an exception is thrown. Does nothing if jobId is not an actual job.
         Otherwise returns once the status of the job has changed to 'Canceling' (2)."""
         call: CallInfo = ctx.udc
-        call.jobs.cancel_if_exists(_login(call, wsId, pw), jobId)  # seed 001: an unknown id does nothing
+        call.jobs.cancel_if_exists(_login(call, wsId, pw), _job_id(jobId))  # seed 001: an unknown id does nothing
 
     @rpc(Required, Text, Required, _returns=Integer32(min_occurs=1, nillable=False))
     def GetJobStatus(ctx: Any, wsId: int, pw: str, jobId: int) -> int:
         """Returns the status of a job: 0 ready, 1 started, 2 canceling, 3 cancelled, 4 failed, 5 finished."""
         call: CallInfo = ctx.udc
-        return wire.STATUS[call.jobs.get(_login(call, wsId, pw), jobId).state]
+        return wire.STATUS[call.jobs.get(_login(call, wsId, pw), _job_id(jobId)).state]
 
     @rpc(Required, Text, Text, Text, Text, Integer32(min_occurs=1, nillable=False), _returns=Required)
     def SubmitJob(ctx: Any, wsid: int, pw: str, qry: str, context: str, taskname: str, estimate: int) -> int:
