@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ from typer.testing import CliRunner, Result
 
 from jobgate.cli import cli
 from support.factories import components, settings_for, user_actor
+from support.server import JobgateCli, jobgate_env
 
 SUBMITTED = re.compile(r'^\{"id":(\d+),"key":"[0-9a-f]{32}"\}\n$')
 ISO_UTC_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|\+00:00)$")
@@ -172,26 +171,18 @@ class TestBadInput:
         assert_one_line_error(jobgate(*args), fragment)
 
     def test_as_a_process_bad_input_prints_one_line_and_no_traceback(self, jobgate: Jobgate) -> None:
-        runs = [
-            ["job", "show", "999"],
-            ["job", "submit", "--owner", "alice", "--task", "sleep", "--param", "=1"],
-            ["job", "list", "--status", "Paused"],
-        ]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "jobgate", *args, "--database-url", jobgate.url],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for args in runs
-        ]
-        for args, proc in zip(runs, procs, strict=True):
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 1, (args, out, err)
-            assert out == ""
-            assert len(err.strip().splitlines()) == 1, err
-            assert err.startswith("jobgate: ")
+        cli_process = JobgateCli(jobgate_env({"JOBGATE_DATABASE_URL": jobgate.url}))
+        results = cli_process.run_together(
+            ("job", "show", "999"),
+            ("job", "submit", "--owner", "alice", "--task", "sleep", "--param", "=1"),
+            ("job", "list", "--status", "Paused"),
+            check=False,
+        )
+        for result in results:
+            assert result.returncode == 1, result
+            assert result.stdout == ""
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert result.stderr.startswith("jobgate: ")
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "jobgate")

@@ -64,9 +64,11 @@ class JobgateCli:
         [result] = self._run_all([args], check, timeout)
         return result
 
-    def run_together(self, *commands: tuple[str | int, ...], timeout: float = CLI_TIMEOUT_S) -> list[CliResult]:
-        """Run several commands at once (each start costs ~1 s of imports); all must succeed."""
-        return self._run_all(list(commands), True, timeout)
+    def run_together(
+        self, *commands: tuple[str | int, ...], check: bool = True, timeout: float = CLI_TIMEOUT_S
+    ) -> list[CliResult]:
+        """Run several commands at once (each start costs ~1 s of imports); with `check`, all must succeed."""
+        return self._run_all(list(commands), check, timeout)
 
     def json(self, *args: str | int) -> Any:
         return self.run(*args).json()
@@ -85,9 +87,16 @@ class JobgateCli:
             for argv in argvs
         ]
         results = []
-        for argv, proc in zip(argvs, procs, strict=True):
-            out, err = proc.communicate(timeout=timeout)
-            results.append(CliResult(tuple(argv), proc.returncode, out, err))
+        deadline = time.monotonic() + timeout
+        try:
+            for argv, proc in zip(argvs, procs, strict=True):
+                out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+                results.append(CliResult(tuple(argv), proc.returncode, out, err))
+        finally:
+            for proc in procs:  # only after a timeout is any still running
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         failed = [r for r in results if r.returncode != 0]
         if check and failed:
             raise AssertionError(
