@@ -227,7 +227,7 @@ class TestEntityExpansion:
 
         response = refused(world, http, send, body)
         elapsed = timed[0]
-        print(f"{attack.__name__} over {binding}: {len(body)} bytes refused in {elapsed * 1000:.1f} ms")  # noqa: T201
+        print(f"{attack.__name__} over {binding}: {len(body)} bytes refused in {elapsed * 1000:.1f} ms")
         assert_fault(response, binding, "Client", DTD_PROHIBITED)
         assert elapsed < 1.0, f"refusing {attack.__name__} took {elapsed:.2f} s"  # a refusal bound, not a goal
         assert_serves_normally(world, http, binding)
