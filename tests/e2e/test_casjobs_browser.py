@@ -22,8 +22,8 @@ from support.casjobs import (
     CasUser,
     add_users,
     cancel_events,
+    endless_job,
     show,
-    start_endless_job,
     status,
 )
 from support.server import JobgateServer
@@ -70,8 +70,7 @@ def screenshot(driver: WebDriver, name: str) -> None:
 def test_a_person_cancels_their_running_job_with_the_test_form(
     browser: WebDriver, server: JobgateServer, alice: CasUser
 ) -> None:
-    with server.client() as http:
-        job_id = start_endless_job(http, alice)
+    with server.client() as http, endless_job(http, alice) as job_id:
         try:
             browser.get(server.url + JOBS_PATH)
             browser.find_element(By.LINK_TEXT, "CancelJob").click()

@@ -27,10 +27,9 @@ from support.casjobs import (
     USERS_PATH,
     CasUser,
     add_users,
-    cancel,
     cancel_events,
+    endless_job,
     show,
-    start_endless_job,
     status,
     submit,
 )
@@ -145,15 +144,13 @@ class TestCasJobsClient:
         alice: CasUser,
         bob: CasUser,
     ) -> None:
-        job_id = start_endless_job(http, alice)
+        with endless_job(http, alice) as job_id:
+            with pytest.raises(Exception, match=NOT_OWNER):
+                casjobs_for(bob).cancel(job_id)
 
-        with pytest.raises(Exception, match=NOT_OWNER):
-            casjobs_for(bob).cancel(job_id)
-
-        shown = show(server, job_id)
-        assert shown["state"] == "Executing"
-        assert cancel_events(shown) == []
-        cancel(http, alice, job_id)
+            shown = show(server, job_id)
+            assert shown["state"] == "Executing"
+            assert cancel_events(shown) == []
 
     def test_a_bad_password_raises_and_submits_nothing(
         self, casjobs_for: Callable[..., CasJobs], server: JobgateServer, alice: CasUser
@@ -296,13 +293,11 @@ class TestSoapClients:
     def test_cancel_of_another_users_job_is_a_server_fault_and_changes_nothing(
         self, soap: SoapClient, http: httpx.Client, alice: CasUser, bob: CasUser
     ) -> None:
-        job_id = start_endless_job(http, alice)
+        with endless_job(http, alice) as job_id:
+            code, text = soap.fault_of(lambda: soap.call("CancelJob", wsId=bob.wsid, pw=bob.password, jobId=job_id))
 
-        code, text = soap.fault_of(lambda: soap.call("CancelJob", wsId=bob.wsid, pw=bob.password, jobId=job_id))
-
-        assert (code, text) == ("Receiver" if soap.version == "1.2" else "Server", SERVER_PREFIX + NOT_OWNER)
-        assert status(http, alice, job_id) == STARTED
-        cancel(http, alice, job_id)
+            assert (code, text) == ("Receiver" if soap.version == "1.2" else "Server", SERVER_PREFIX + NOT_OWNER)
+            assert status(http, alice, job_id) == STARTED
 
     def test_a_bad_password_is_a_server_fault(self, soap: SoapClient, alice: CasUser) -> None:
         code, text = soap.fault_of(lambda: soap.call("GetJobStatus", wsId=alice.wsid, pw="wrong", jobId=1))

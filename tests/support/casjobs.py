@@ -5,6 +5,8 @@ The wire words (status ints, `wsid`, `jobId`) stay here and in the tests that ch
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -85,6 +87,18 @@ def start_endless_job(http: httpx.Client, user: CasUser) -> int:
     job_id = submit(http, user)
     wait_for_status(http, user, job_id, {STARTED})
     return job_id
+
+
+@contextmanager
+def endless_job(http: httpx.Client, user: CasUser) -> Iterator[int]:
+    """start_endless_job; on the way out the job is cancelled if it still holds a runner, even when the
+    block failed, so that one failing test does not starve the next of runners."""
+    job_id = start_endless_job(http, user)
+    try:
+        yield job_id
+    finally:
+        if status(http, user, job_id) in (READY, STARTED):
+            cancel(http, user, job_id)
 
 
 def cancel(http: httpx.Client, user: CasUser, job_id: int) -> None:

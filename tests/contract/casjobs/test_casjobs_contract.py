@@ -29,6 +29,7 @@ from support.casjobs import (
     add_users,
     cancel,
     cancel_events,
+    endless_job,
     jobgate_json,
     post,
     result_of,
@@ -172,12 +173,11 @@ class TestCancelJob:
     def test_cancel_of_an_executing_job_answers_as_the_seed_and_leaves_it_canceling(
         self, binding: Binding, server: JobgateServer, http: httpx.Client, alice: CasUser
     ) -> None:
-        job_id = start_endless_job(http, alice)
+        with endless_job(http, alice) as job_id:
+            answer = send(http, "CancelJob", binding, {"wsId": alice.wsid, "pw": alice.password, "jobId": job_id})
 
-        answer = send(http, "CancelJob", binding, {"wsId": alice.wsid, "pw": alice.password, "jobId": job_id})
-
-        check_answer(answer, "CancelJob", binding, {})  # GET and POST: 200 with an empty body
-        assert status(http, alice, job_id) in CANCELING_OR_CANCELLED  # seed 001: returns once the job is Canceling
+            check_answer(answer, "CancelJob", binding, {})  # GET and POST: 200 with an empty body
+            assert status(http, alice, job_id) in CANCELING_OR_CANCELLED  # seed 001: returns once Canceling
         shown = show(server, job_id)
         assert shown["state"] in ("Canceling", "Cancelled")
         assert [(e["actor"], e["protocol"], e["from_state"], e["to_state"]) for e in cancel_events(shown)] == [
