@@ -34,7 +34,8 @@ def marker() -> Iterator[str]:
 
 
 @pytest.fixture
-def server(jobgate_server, empty_db_url: str, marker: str) -> JobgateServer:
+def server(empty_db_url: str, marker: str, jobgate_server) -> JobgateServer:
+    """jobgate_server comes last, so its servers die first: before their tasks are reaped and the schema dropped."""
     stubborn = [
         sys.executable, "-c",
         f"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)  # {marker}",
