@@ -4,12 +4,15 @@ import json
 import math
 import statistics
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bench.cpu import Meter
 from bench.machine import CLIENT_CPU, REPO, load_average, pinned
 from bench.plan import Request
+from bench.servers import Server
 
 LUA: Final = REPO / "bench" / "lua" / "jobs.lua"
 PRIMES: Final = (7919, 104_729, 1_299_709, 15_485_863)
@@ -37,6 +40,8 @@ class Sample:
     rows_changed: int | None = None  # CancelJob runs: jobs moved Executing → Canceling
     wrapped: bool = False  # more requests than distinct job ids: later CancelJobs changed nothing
     warmup_non2xx: int = 0  # failed warm-up requests (sent before wrk starts)
+    foreign_cpu: float = 0.0  # CPUs' worth of time other processes used during the run (bench/cpu.py)
+    steal_cpu: float = 0.0  # CPUs' worth of time the hypervisor stole during the run
 
     @property
     def errors(self) -> int:
@@ -44,18 +49,20 @@ class Sample:
 
 
 def run_wrk(
-    base_url: str, request: Request, n: int, connections: int, duration_s: int, log: Path, pin: bool = True
+    server: Server, request: Request, n: int, connections: int, duration_s: int, log: Path, pin: bool = True
 ) -> Sample:
-    load1 = load_average()
+    load1, base_url = load_average(), server.base
     headers = [f"{name}: {value}" for name, value in request.headers]
     argv = [
         "wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", TIMEOUT,
         "-s", str(LUA), base_url, "--", request.method, request.path, request.body, str(n),
         str(permutation_step(n)), *headers,
     ]  # fmt: skip
+    meter, started = Meter(server.proc.pid).start(), time.monotonic()
     done = subprocess.run(
         pinned(argv, CLIENT_CPU if pin else None), capture_output=True, text=True, timeout=duration_s + 60
     )
+    foreign, steal = meter.stop(time.monotonic() - started)
     with log.open("a") as out:
         out.write(f"$ wrk -c{connections} -d{duration_s}s {base_url}{request.path[:60]}\n{done.stdout}{done.stderr}\n")
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)
@@ -74,6 +81,8 @@ def run_wrk(
         socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
         load1=load1,
         wrapped=raw["requests"] > n,
+        foreign_cpu=foreign,
+        steal_cpu=steal,
     )
 
 
@@ -86,6 +95,7 @@ class Summary:
     p50_ms: float
     p99_ms: float
     errors: int
+    foreign_cpu: float  # the most any repetition shared the machine with other processes
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -98,5 +108,6 @@ class Summary:
             p50_ms=round(statistics.median(s.p50_ms for s in samples), 3),
             p99_ms=round(statistics.median(s.p99_ms for s in samples), 3),
             errors=sum(s.errors for s in samples),
+            foreign_cpu=max(s.foreign_cpu for s in samples),
             samples=[asdict(s) for s in samples],
         )

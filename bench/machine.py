@@ -1,6 +1,7 @@
 """Facts about the machine and the software under test, CPU pinning, free ports, and the wrk check."""
 
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import shutil
@@ -24,12 +25,17 @@ Install it with your package manager, e.g. on Debian/Ubuntu:  apt-get install -y
 (macOS: brew install wrk). Then run the benchmark again."""
 
 
-def require_wrk() -> str:
-    """The path of wrk, or exit with instructions (the harness installs nothing itself)."""
-    path = shutil.which("wrk")
-    if path is None:
+MODULES_MISSING: Final = """The benchmark needs {missing} (reference config D runs on a2wsgi; the plot uses matplotlib).
+Install the bench extra into this environment:  {python} -m pip install -e '.[bench]'"""
+
+
+def require_tools() -> None:
+    """Exit with instructions if wrk or a bench-only package is missing (the harness installs nothing)."""
+    if shutil.which("wrk") is None:
         sys.exit(WRK_MISSING)
-    return path
+    missing = [name for name in ("a2wsgi", "matplotlib") if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(MODULES_MISSING.format(missing=" and ".join(missing), python=sys.executable))
 
 
 def can_pin() -> bool:
@@ -93,7 +99,7 @@ def facts() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "wrk": wrk_line[0] if wrk_line else "unknown",
+        "wrk": wrk_line[0].split(" Copyright")[0] if wrk_line else "unknown",
         "libs": {name: _version(name) for name in LIBS},
         "jobgate_commit": _git(),
         "pinning": f"server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU} (taskset)" if can_pin() else "none",

@@ -16,6 +16,7 @@ CONFIG_NOTES: Final = {
     "D2": "D's Spyne app called inline on the event loop by a 30-line shim (no bridge)",
     "E": "hardened lxml parse + extract wsId/pw/jobId + the job statement inline (no Spyne)",
 }
+FOREIGN_CPU_LIMIT: Final = 0.25
 MARK: Final = {True: "**met**", False: "**not met**", None: "not measured"}
 
 
@@ -77,6 +78,8 @@ def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[s
         yield f"| {cfg} | " + " | ".join(_cell(by_c[c].get(cfg)) for c in concs) + " |"
     for cfg in REFERENCES:
         yield f"| *jobgate/{cfg}* | " + " | ".join(_ratio(section["results"], key, c, cfg) for c in concs) + " |"
+    others = [max((by_c[c][cfg].get("foreign_cpu", 0.0) for cfg in by_c[c]), default=0.0) for c in concs]
+    yield "| *others' CPU (max)* | " + " | ".join(f"{x:.2f}" for x in others) + " |"
     yield from _rows_check(by_c, concs)
     yield ""
 
@@ -104,7 +107,9 @@ def _throughput(results: dict[str, Any]) -> Iterator[str]:
         f"{plan['reps']} interleaved repetitions (configuration order rotated per rep) of {plan['duration_s']} s wrk "
         f"runs; {section['jobs']:,} Executing jobs in the store (every CancelJob moves a different one; the store is "
         "reset before each CancelJob run). Cells: median req/s (spread = (max−min)/median) · median p50/p99 ms. "
-        "Each run is preceded by a short warm-up of GetJobStatus calls (fills jobgate's credential cache).\n"
+        "Each run is preceded by a short warm-up of GetJobStatus calls (fills jobgate's credential cache) and "
+        "followed by a pause until the requests still in flight are done. *others' CPU*: CPUs' worth of time "
+        "other processes on the machine used during the runs (bench/cpu.py; 0 on a quiet machine).\n"
     )
     yield "| cfg | what |\n|---|---|"
     yield from (f"| {cfg} | {CONFIG_NOTES[cfg]} |" for cfg in CONFIGS)
@@ -143,8 +148,9 @@ def _scaling(results: dict[str, Any]) -> Iterator[str]:
         yield "Not measured in this run."
         return
     keys = list(section["ratios"])
+    titles = {w.key: w.title for w in workloads()}
     yield f"c={section['connections']}, {section['plan']['reps']} interleaved repetitions per store size.\n"
-    yield "| jobs in store | seeded in s | " + " | ".join(keys) + " |"
+    yield "| jobs in store | seeded in s | " + " | ".join(titles.get(k, k) for k in keys) + " |"
     yield "|---|---|" + "---|" * len(keys)
     for size in section["sizes"]:
         cells = " | ".join(_cell(section["results"][str(size)][k]) for k in keys)
@@ -186,9 +192,17 @@ def _oddities(results: dict[str, Any]) -> Iterator[str]:
     for where, s in _all_samples(results):
         if s["non2xx"] or s["socket_errors"] or s.get("warmup_non2xx"):
             yield f"- **{where}: {s['non2xx']} non-2xx, {s['socket_errors']} socket errors** — those numbers are void."
-    high = sorted({s["load1"] for _, s in _all_samples(results) if s["load1"] > 1.5})
-    if high:
-        yield f"- Load average above 1.5 before {len(high)} run(s) (max {high[-1]}): something else was running."
+    samples = [s for _, s in _all_samples(results)]
+    busy = sorted(s.get("foreign_cpu", 0.0) for s in samples if s.get("foreign_cpu", 0.0) > FOREIGN_CPU_LIMIT)
+    if busy:
+        yield (
+            f"- **Shared machine**: during {len(busy)} of {len(samples)} load runs other processes used more than "
+            f"{FOREIGN_CPU_LIMIT} CPU (up to {busy[-1]:.2f} of {results.get('machine', {}).get('cores')}); "
+            "those numbers are low and noisy, the ratios less so (every configuration ran under the same conditions)."
+        )
+    loads = [s["load1"] for s in samples]
+    if loads:
+        yield f"- 1-minute load average before the load runs: {min(loads):.2f} to {max(loads):.2f}."
 
 
 def _all_samples(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

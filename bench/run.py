@@ -89,7 +89,7 @@ def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    machine.require_wrk()
+    machine.require_tools()
     plan = make_plan(args)
     mode = "quick" if plan.quick else "full"
     path = RESULTS / f"{mode}.json"

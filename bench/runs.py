@@ -37,9 +37,7 @@ def measure(
     twin = read_twin(workload).request
     assert twin is not None
     failed = warm_up(server.port, twin, ctx.plan.warmup_requests, jobs)
-    sample = run_wrk(
-        server.base, workload.request, jobs, connections, ctx.plan.duration_s, ctx.logs / "wrk.log", pin=pin
-    )
+    sample = run_wrk(server, workload.request, jobs, connections, ctx.plan.duration_s, ctx.logs / "wrk.log", pin=pin)
     sample.warmup_non2xx = len(failed)
     moved = settle(server, twin, db)
     if workload.writes:
@@ -76,4 +74,5 @@ def say(label: str, s: Sample) -> None:
     errors = f"  ERRORS {s.errors} (non-2xx {s.non2xx}, socket {s.socket_errors})" if s.errors else ""
     rows = f"  rows {s.rows_changed}/{s.requests}" if s.rows_changed is not None else ""
     figures = f"{s.rps:>9,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:7.2f} ms  load {s.load1:.2f}"
+    figures += f"  others {s.foreign_cpu:.2f} CPU"
     print(f"  {label} {figures}{rows}{errors}", flush=True)
