@@ -49,12 +49,12 @@ def settle(server: Server, probe: Request, db: Path, quick_s: float = 0.05, limi
     """Wait until the requests still in flight when wrk stopped are done (a probe call is answered fast
     and the count of Canceling jobs holds still), so they neither count nor burn the next run's CPU."""
     deadline = time.monotonic() + limit_s
-    before = store.count_states(db).get("Canceling", 0)
+    before = store.count_state(db, "Canceling")
     client = Client(server.port)
     try:
         while True:
             answered = client.send(probe, 1).seconds
-            now = store.count_states(db).get("Canceling", 0)
+            now = store.count_state(db, "Canceling")
             if (answered < quick_s and now == before) or time.monotonic() > deadline:
                 return now
             before = now

@@ -49,14 +49,13 @@ _SEED_EVENTS: Final = text(
     """
 )
 # Undo what a run did: drop the later events of moved jobs, then put the jobs back to Executing.
-_RESET_EVENTS: Final = text(
-    "DELETE FROM job_events WHERE seq > 2 AND job_id IN (SELECT id FROM jobs WHERE state <> 'Executing')"
-)
+_MOVED: Final = "state IN ('Submitted', 'Suspended', 'Canceling', 'Cancelled', 'Failed', 'Finished')"  # index
+_RESET_EVENTS: Final = text(f"DELETE FROM job_events WHERE seq > 2 AND job_id IN (SELECT id FROM jobs WHERE {_MOVED})")
 _RESET_JOBS: Final = text(
-    """
+    f"""
     UPDATE jobs SET state = 'Executing', version = 2, state_changed_at = :now, ended_at = NULL, error = NULL,
                     runner_id = :runner
-    WHERE state <> 'Executing'
+    WHERE {_MOVED}
     """
 )
 
@@ -109,6 +108,15 @@ def reset(path: Path) -> None:
         conn.execute(_RESET_EVENTS)
         conn.execute(_RESET_JOBS, {"now": _stamp(datetime.now(UTC)), "runner": SEED_RUNNER})
     engine.dispose()
+
+
+def count_state(path: Path, state: str) -> int:
+    """Jobs in one state (an index range scan: cheap even on a store of a million jobs)."""
+    engine = sqlite_engine(path)
+    with engine.connect() as conn:
+        found = conn.execute(select(func.count()).select_from(jobs).where(jobs.c.state == state)).scalar_one()
+    engine.dispose()
+    return int(found)
 
 
 def count_states(path: Path) -> dict[str, int]:

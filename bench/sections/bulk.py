@@ -29,7 +29,7 @@ def run(ctx: Context) -> dict[str, Any]:
             outcomes = parts.jobs.cancel_many(admin, where, reason="bench: bulk cancel")
             seconds.append(round(time.perf_counter() - started, 3))
             changed = sum(1 for o in outcomes if o.changed)
-            canceling = store.count_states(db).get("Canceling", 0)
+            canceling = store.count_state(db, "Canceling")
             if changed != n or canceling != n:
                 problems.append(f"rep {rep + 1}: {changed} outcomes changed, {canceling} jobs Canceling, of {n}")
             print(f"  rep {rep + 1}: {n:,} jobs cancelled in {seconds[-1]:.3f} s", flush=True)
