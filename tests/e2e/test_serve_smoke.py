@@ -42,11 +42,13 @@ class TestOperationsEndpoints:
             assert 'jobgate_jobs{state="Submitted"} 0.0' in first.text
 
             server.cli.add_user("alice", "pw")
-            job = server.cli.submit("alice", "sleep", seconds=0.1)
-            wait_until(lambda: server.cli.show(job)["state"] == "Finished", timeout=15, message=f"job {job} to finish")
+            server.cli.submit("alice", "sleep", seconds=0.1)
 
-            after = http.get("/metrics").text
-        assert 'jobgate_jobs{state="Finished"} 1.0' in after
+            def scrape_once_finished() -> str | None:
+                text = http.get("/metrics").text
+                return text if 'jobgate_jobs{state="Finished"} 1.0' in text else None
+
+            after = wait_until(scrape_once_finished, timeout=15, message="the job to finish")
         assert 'jobgate_transitions_total{action="start",protocol="runner"} 1.0' in after
         assert 'jobgate_transitions_total{action="finish",protocol="runner"} 1.0' in after
 

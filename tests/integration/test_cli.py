@@ -170,8 +170,9 @@ class TestBadInput:
     ) -> None:
         assert_one_line_error(jobgate(*args), fragment)
 
-    def test_as_a_process_bad_input_prints_one_line_and_no_traceback(self, jobgate: Jobgate) -> None:
-        cli_process = JobgateCli(jobgate_env({"JOBGATE_DATABASE_URL": jobgate.url}))
+    def test_as_a_process_bad_input_prints_one_line_and_no_traceback(self, tmp_path: Path) -> None:
+        """The real entry point (no CliRunner), once: what it prints does not depend on the backend."""
+        cli_process = JobgateCli(jobgate_env({"JOBGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}))
         results = cli_process.run_together(
             ("job", "show", "999"),
             ("job", "submit", "--owner", "alice", "--task", "sleep", "--param", "=1"),
