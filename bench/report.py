@@ -223,6 +223,7 @@ def render(results: dict[str, Any]) -> str:
         ("Bulk cancel", _bulk(results)),
         ("Multi-core", _multicore(results)),
         ("Machine", _machine(results)),
+        ("Method notes", iter([METHOD])),
     ]
     odd = list(_oddities(results)) or ["- None found: no errors, no non-2xx, no failed section."]
     lines = [HEADER.format(command=results.get("command", "?")), "## Anomalies\n", *odd, ""]
@@ -242,6 +243,25 @@ section and keeps the others; `--quick` is a 2–3 minute smoke run that writes 
 How the reference configurations are defined: shared/perf-ceiling.md; they are rebuilt here as small
 stand-alone servers under bench/refs/ and measured in the same run as jobgate, so ratios hold even
 when the machine's absolute speed moves.
+"""
+
+
+METHOD: Final = """- **Same work?** Not quite, on purpose: the reference servers do what shared/perf-ceiling.md defines.
+  Their credential check is a dict look-up of (wsId, pw) — what a hit in jobgate's verified-credential
+  cache costs, without the HMAC; their CancelJob is the single compare-and-set `UPDATE jobs SET
+  state='Canceling', state_changed_at=?, version=version+1 WHERE id=? AND owner=? AND state IN
+  ('Submitted','Executing')` with SQLAlchemy Core on the same SQLite file (WAL, synchronous=NORMAL), and
+  GetJobStatus one `SELECT state … WHERE id=? AND owner=?`. jobgate also reads the job, checks the state
+  table and the owner, and appends the `cancel` history event in the same transaction.
+- **Load**: wrk walks jobId over a permutation of 1..N (bench/lua/jobs.lua), so every CancelJob of a run
+  moves a different job; the "jobs moved / requests" line under each CancelJob table checks it (a few
+  more moves than answers are the requests still in flight when wrk stopped).
+- **Stores**: SQLite in a scratch directory, schema and users through `jobgate user add` (default argon2
+  parameters), jobs and their `submit`/`start` history events by bulk SQL (bench/store.py), reset
+  between runs. jobgate runs with `JOBGATE_RUNNERS=0`, `JOBGATE_ACCESS_LOG=false` and
+  `JOBGATE_CANCEL_GRACE_S=3600` (so the watchdog does not fail the jobs a run left Canceling).
+- **Errors**: wrk counts every HTTP status ≥ 400 (SOAP faults are 500) and socket errors; any of them
+  is listed under *Anomalies* and marked in the cell. A benchmark of errors is worthless.
 """
 
 

@@ -43,6 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 3, quick 1)")
     parser.add_argument("--report-dir", type=Path, help="where PERFORMANCE.md and the PNG go")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (stores, logs)")
+    parser.add_argument("--report-only", action="store_true", help="re-render the report from stored results")
     return parser.parse_args(argv)
 
 
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if plan.quick else "full"
     path = RESULTS / f"{mode}.json"
     report_dir = args.report_dir or (machine.REPO / ("bench/out" if plan.quick else "docs"))
+    if args.report_only:
+        written = report.write(load_results(path, fresh=False), report_dir)
+        print(f"report: {', '.join(str(p) for p in written)}")
+        return 0
     results = load_results(path, fresh=args.only is None)
     results["machine"] = machine.facts() | {"postgresql": store.postgres_version()}
     results["command"] = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
