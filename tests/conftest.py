@@ -30,8 +30,10 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
+_NEEDS_POSTGRES = frozenset({"postgres_server", "pg_url", "pg_module_url", "db_url", "empty_db_url"})
+
+
+def _require_postgres() -> None:
     """The test PostgreSQL answers, or the whole run stops with an error (PostgreSQL tests never skip)."""
     reason = postgres.unreachable_reason()
     if reason is not None:
@@ -41,6 +43,17 @@ def postgres_server() -> str:
             "PostgreSQL too and never skips them: start PostgreSQL and run again.",
             returncode=pytest.ExitCode.TESTS_FAILED,
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check PostgreSQL once, before any test runs, if a collected test needs it."""
+    if any(_NEEDS_POSTGRES.intersection(getattr(item, "fixturenames", ())) for item in items):
+        _require_postgres()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    _require_postgres()  # again: a test may have been selected in a way the collection check missed
     return postgres.DSN
 
 
