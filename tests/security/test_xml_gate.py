@@ -309,7 +309,9 @@ class TestBodyCap:
         path, content_type = self.target(binding)
         head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
         head += f"Content-Length: {50 * MIB}\r\n\r\n"
+        started = time.perf_counter()
         status, _ = raw_exchange(world.server.port, [head.encode()])
+        print(f"50 MiB announced to {binding}: {status} after {(time.perf_counter() - started) * 1000:.1f} ms")
         assert status == 413
 
     @pytest.mark.parametrize("binding", BINDINGS)
