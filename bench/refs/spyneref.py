@@ -29,12 +29,12 @@ class _Context:
 
 
 class Jobs(ServiceBase):  # type: ignore[misc]
-    @rpc(Long, Unicode, Long, _returns=None)
+    @rpc(Long, Unicode, Long, _returns=None)  # type: ignore[untyped-decorator]
     def CancelJob(ctx: Any, wsId: int, pw: str, jobId: int) -> None:
         call: _Context = ctx.udc
         call.jobs.cancel(call.owner(wsId, pw), jobId)
 
-    @rpc(Long, Unicode, Long, _returns=Integer)
+    @rpc(Long, Unicode, Long, _returns=Integer)  # type: ignore[untyped-decorator]
     def GetJobStatus(ctx: Any, wsId: int, pw: str, jobId: int) -> int:
         call: _Context = ctx.udc
         status = call.jobs.status(call.owner(wsId, pw), jobId)
@@ -69,7 +69,7 @@ def wsgi_app(jobs: JobTable, users: Users) -> Wsgi:
 def through_a2wsgi(jobs: JobTable, users: Users) -> object:
     from a2wsgi import WSGIMiddleware
 
-    return WSGIMiddleware(wsgi_app(jobs, users), workers=10)
+    return WSGIMiddleware(wsgi_app(jobs, users), workers=10)  # type: ignore[arg-type]
 
 
 def inline(jobs: JobTable, users: Users) -> object:

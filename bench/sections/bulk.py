@@ -18,7 +18,10 @@ def run(ctx: Context) -> dict[str, Any]:
     n = ctx.plan.bulk_jobs
     db = ctx.store_copy("bulk")
     store.seed_executing(db, 1, n)
-    parts = build(Settings(database_url=store.sqlite_url(db), runners=0, data_dir=ctx.work / "data-bulk"))
+    settings = Settings.model_validate(
+        {"database_url": store.sqlite_url(db), "runners": 0, "data_dir": ctx.work / "data-bulk"}
+    )
+    parts = build(settings)
     admin = Actor(ADMIN_USER.name, Protocol.CLI, frozenset({ADMIN_GROUP}))
     where = JobFilter(states=frozenset({JobState.EXECUTING}))
     seconds, problems = [], []

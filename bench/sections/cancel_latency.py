@@ -119,11 +119,12 @@ def run_case(ctx: Context, case: Case) -> dict[str, Any]:
             client.close()
             jobs.close()
     measured = [f for f in found if "problem" not in f]
+    problems = [str(f["problem"]) for f in found if "problem" in f]
     total = [f["total_ms"] for f in measured]
     result = {
         "title": case.title,
         "jobs": len(found),
-        "problems": [f["problem"] for f in found if "problem" in f],
+        "problems": problems,
         "p50_ms": percentile(total, 50),
         "p99_ms": percentile(total, 99),
         "max_ms": max(total, default=float("nan")),
@@ -132,10 +133,10 @@ def run_case(ctx: Context, case: Case) -> dict[str, Any]:
         "request_p50_ms": percentile([f["request_ms"] for f in measured], 50),
         "samples_ms": total,
     }
-    problems = f"  PROBLEMS {len(result['problems'])}" if result["problems"] else ""
+    shout = f"  PROBLEMS {len(problems)}" if problems else ""
     print(
         f"  {case.key:<20} p50 {result['p50_ms']:7.1f}  p99 {result['p99_ms']:7.1f}  max {result['max_ms']:7.1f} ms"
-        f"  (server side p50 {result['server_p50_ms']} ms){problems}",
+        f"  (server side p50 {result['server_p50_ms']} ms){shout}",
         flush=True,
     )
     return result
