@@ -149,12 +149,14 @@ class Authenticator:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        account, address = f"{creds.kind}:{creds.login}", f"addr:{creds.client}"
-        if self.throttle.held_off(account, address):
+        # no address (an in-process caller) is no reason to throttle every other such caller together
+        keys = (f"{creds.kind}:{creds.login}", *((f"addr:{creds.client}",) if creds.client else ()))
+        account = keys[0]
+        if self.throttle.held_off(*keys):
             raise BadCredentials()
         user = self._check(creds)
         if user is None:
-            self.throttle.failed(account, address)
+            self.throttle.failed(*keys)
             raise BadCredentials()
         self.throttle.succeeded(account)
         if creds.kind != "token":  # a token costs no hash to check, and a cached one would outlive its expiry

@@ -68,7 +68,10 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
     """One PASSIVE checkpoint, outside any transaction (inside one SQLite refuses it): (busy, log, done)."""
     raw = engine.raw_connection()
     try:
-        busy, wal_pages, moved = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, wal_pages, moved = cursor.fetchone()
+        cursor.close()
         return int(busy), int(wal_pages), int(moved)
     finally:
         raw.close()

@@ -7,6 +7,7 @@ SIGTERM to the group, then SIGKILL after the grace.
 
 import contextlib
 import os
+import shutil
 import signal
 import string
 import subprocess
@@ -36,15 +37,22 @@ def render_argv(template: Sequence[str], params: Mapping[str, Any]) -> list[str]
 
 
 def command_task(template: Sequence[str]) -> Task:
+    # The task dies with the runner that started it: otherwise a SIGKILLed server leaves it running while
+    # the sweep retries the job, and the command runs twice at once. (util-linux setpriv sets the
+    # parent-death signal, then execs the command; without it the command is started as it is.)
+    guard = [setpriv, "--pdeathsig", "KILL", "--"] if (setpriv := shutil.which("setpriv")) else []
+
     def run(job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult:
         argv = render_argv(template, job.params)
+        if shutil.which(argv[0]) is None:
+            raise TaskFailed(f"cannot start {argv[0]}: no such program")
         out_dir = ctx.data_dir / "output"
         out_dir.mkdir(parents=True, exist_ok=True)
         out_path = out_dir / f"{job.key}.out"
         with out_path.open("wb") as out:
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv from admin config, no shell
-                    argv,
+                    [*guard, *argv],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
