@@ -70,8 +70,10 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
     try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        busy, wal_pages, moved = cursor.fetchone()
+        row = cursor.fetchone()
         cursor.close()
+        assert row is not None
+        busy, wal_pages, moved = row
         return int(busy), int(wal_pages), int(moved)
     finally:
         raw.close()
