@@ -113,15 +113,24 @@ def listener() -> Iterator[Listener]:
     found.httpd.server_close()
 
 
-def refused(world: World, http: httpx.Client, send: Callable[[], httpx.Response], sent: str | bytes) -> httpx.Response:
-    """Send one hostile request; it must change nothing, show no internals, and leave the server healthy."""
-    before = world.view.snapshot()
-    response = send()
-    assert response.headers.get("x-request-id"), "every response carries x-request-id"
-    assert_no_leak(response, sent)
-    world.healthy(http)
-    assert_unchanged(before, world.view.snapshot(), f"a refused request ({response.status_code})")
-    return response
+Refused = Callable[[Callable[[], httpx.Response], str | bytes], httpx.Response]
+
+
+@pytest.fixture
+def refused(world: World, http: httpx.Client, job: int) -> Refused:
+    """Send one hostile request (and what it carried); it must change nothing, show no internals, and leave the
+    server healthy. Nothing changed: the job list, and Alice's job with its full history, read the same."""
+
+    def check(send: Callable[[], httpx.Response], sent: str | bytes) -> httpx.Response:
+        before = world.view.around(job)
+        response = send()
+        assert response.headers.get("x-request-id"), "every response carries x-request-id"
+        assert_no_leak(response, sent)
+        world.healthy(http)
+        assert_unchanged(before, world.view.around(job), f"a refused request ({response.status_code})")
+        return response
+
+    return check
 
 
 def with_doctype(binding: Binding, doctype: str, job_ref: str) -> str:
@@ -153,11 +162,18 @@ class TestExternalEntities:
     @pytest.mark.parametrize("form", XXE_FORMS)
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_xxe_naming_a_local_file_is_refused_and_its_content_never_shows(
-        self, world: World, http: httpx.Client, job: int, secret_file: Path, binding: Binding, form: str
+        self,
+        refused: Refused,
+        world: World,
+        http: httpx.Client,
+        job: int,
+        secret_file: Path,
+        binding: Binding,
+        form: str,
     ) -> None:
         doctype, ref = XXE_FORMS[form]
         body = with_doctype(binding, doctype.format(url=secret_file.as_uri()), ref)
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         assert_fault(response, binding, "Client", DTD_PROHIBITED)
         assert SECRET not in response.text
         assert SECRET not in world.server.log_text()
@@ -165,11 +181,18 @@ class TestExternalEntities:
     @pytest.mark.parametrize("form", XXE_FORMS)
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_xxe_naming_a_url_is_refused_and_nothing_is_fetched(
-        self, world: World, http: httpx.Client, job: int, listener: Listener, binding: Binding, form: str
+        self,
+        refused: Refused,
+        world: World,
+        http: httpx.Client,
+        job: int,
+        listener: Listener,
+        binding: Binding,
+        form: str,
     ) -> None:
         doctype, ref = XXE_FORMS[form]
         body = with_doctype(binding, doctype.format(url=f"{listener.url}/{binding}/{form.replace(' ', '-')}"), ref)
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         assert_fault(response, binding, "Client", DTD_PROHIBITED)
         assert listener.paths == [], f"the server fetched {listener.paths} from the loopback listener"
         assert FETCHED not in response.text
@@ -214,7 +237,13 @@ class TestEntityExpansion:
     @pytest.mark.parametrize("attack", [billion_laughs, quadratic_blowup], ids=["billion-laughs", "quadratic"])
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_expansion_bombs_are_refused_at_once_and_the_server_stays_healthy(
-        self, world: World, http: httpx.Client, job: int, binding: Binding, attack: Callable[[Binding], str]
+        self,
+        refused: Refused,
+        world: World,
+        http: httpx.Client,
+        job: int,
+        binding: Binding,
+        attack: Callable[[Binding], str],
     ) -> None:
         body = attack(binding)
         timed: list[float] = []
@@ -225,7 +254,7 @@ class TestEntityExpansion:
             timed.append(time.perf_counter() - start)
             return answer
 
-        response = refused(world, http, send, body)
+        response = refused(send, body)
         elapsed = timed[0]
         print(f"{attack.__name__} over {binding}: {len(body)} bytes refused in {elapsed * 1000:.1f} ms")
         assert_fault(response, binding, "Client", DTD_PROHIBITED)
@@ -236,19 +265,21 @@ class TestEntityExpansion:
 class TestShapeLimits:
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_ten_thousand_levels_of_nesting_are_refused(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         body = with_doctype(binding, "", "<x>" * 10_000 + "1" + "</x>" * 10_000)
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         fault = fault_of(response)
         assert (response.status_code, fault.code) == (500, binding.client_code), fault
         assert fault.text.startswith(READ_PREFIX), fault.text
         assert "nested deeper" in fault.text, fault.text
 
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
-    def test_too_many_elements_are_refused(self, world: World, http: httpx.Client, job: int, binding: Binding) -> None:
+    def test_too_many_elements_are_refused(
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
+    ) -> None:
         body = with_doctype(binding, "", "1<x/>" + "<y/>" * 6_000)
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         fault = fault_of(response)
         assert (response.status_code, fault.code) == (500, binding.client_code), fault
         assert fault.text.startswith(READ_PREFIX), fault.text
@@ -256,10 +287,10 @@ class TestShapeLimits:
 
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_processing_instructions_are_refused(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         body = with_doctype(binding, '<?xml-stylesheet href="x.xsl"?>', f"<?evil run?>{job}")
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         assert_fault(
             response, binding, "Client", READ_PREFIX + "Processing instructions are not allowed in a SOAP message."
         )
@@ -278,18 +309,16 @@ class TestBodyCap:
 
     @pytest.mark.parametrize("binding", BINDINGS)
     def test_fifty_mebibytes_with_content_length_get_413(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         path, content_type = self.target(binding)
         body = b"x" * (50 * MIB)
-        response = refused(
-            world, http, lambda: http.post(path, content=body, headers={"content-type": content_type}), b""
-        )
+        response = refused(lambda: http.post(path, content=body, headers={"content-type": content_type}), b"")
         assert (response.status_code, response.text) == (413, "Request body too large.")
 
     @pytest.mark.parametrize("binding", BINDINGS)
     def test_fifty_mebibytes_chunked_get_413(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         path, content_type = self.target(binding)
 
@@ -297,9 +326,7 @@ class TestBodyCap:
             for _ in range(50):
                 yield b"x" * MIB
 
-        response = refused(
-            world, http, lambda: http.post(path, content=chunks(), headers={"content-type": content_type}), b""
-        )
+        response = refused(lambda: http.post(path, content=chunks(), headers={"content-type": content_type}), b"")
         assert (response.status_code, response.text) == (413, "Request body too large.")
 
     @pytest.mark.parametrize("binding", BINDINGS)
@@ -356,17 +383,17 @@ class TestNotWellFormed:
     @pytest.mark.parametrize("case", ["truncated", "latin-1 bytes declared utf-8", "utf-8 bytes declared utf-16"])
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_xml_that_is_not_well_formed_gets_400_and_an_empty_body(
-        self, world: World, http: httpx.Client, job: int, binding: Binding, case: str
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding, case: str
     ) -> None:
         body = self.bodies(binding, job)[case]
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         assert (response.status_code, response.content) == (400, b"")
 
 
 class TestRouting:
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_a_soap_action_naming_another_operation_is_refused(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         body = seed_cancel(binding, ALICE.wsid, ALICE.password, job)
         action = soap_action("GetJobStatus")
@@ -374,7 +401,7 @@ class TestRouting:
             headers = {"soapaction": action}
         else:
             headers = {"content-type": f"{binding.content_type}; action={action}"}
-        response = refused(world, http, lambda: post_soap(http, binding, body, headers), body)
+        response = refused(lambda: post_soap(http, binding, body, headers), body)
         expected = (
             "Server did not recognize the value of HTTP Header SOAPAction: http://Services.Cas.jhu.edu/GetJobStatus."
         )
@@ -382,41 +409,39 @@ class TestRouting:
 
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_without_soap_action_the_body_routes_the_call(
-        self, world: World, http: httpx.Client, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, binding: Binding
     ) -> None:
         body = seed_cancel(binding, ALICE.wsid, ALICE.password, UNKNOWN_JOB)  # seed 001: an unknown id does nothing
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         assert response.status_code == 200, response.text
 
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_a_json_content_type_gets_415_and_a_soap11_client_fault(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         body = seed_cancel(binding, ALICE.wsid, ALICE.password, job)
         headers = {"content-type": "application/json"}
-        response = refused(world, http, lambda: post_soap(http, binding, body, headers), body)
+        response = refused(lambda: post_soap(http, binding, body, headers), body)
         assert response.status_code == 415
         fault = fault_of(response)
         assert (fault.version, fault.code) == (SOAP11, "Client"), fault
         assert fault.text == READ_PREFIX + "Request format is invalid: application/json."
 
     def test_a_json_content_type_on_the_http_post_binding_is_an_asmx_error(
-        self, world: World, http: httpx.Client, job: int
+        self, refused: Refused, world: World, http: httpx.Client, job: int
     ) -> None:
         path = "/CasJobs/services/jobs.asmx/CancelJob"
         body = f'{{"wsId": {ALICE.wsid}, "pw": "{ALICE.password}", "jobId": {job}}}'
-        response = refused(
-            world, http, lambda: http.post(path, content=body, headers={"content-type": "application/json"}), body
-        )
+        response = refused(lambda: http.post(path, content=body, headers={"content-type": "application/json"}), body)
         assert_denied(response, Binding.POST, "Request format is invalid: application/json.")
 
     @pytest.mark.parametrize(("sent", "version"), [(Binding.SOAP11, SOAP12), (Binding.SOAP12, SOAP11)])
     def test_an_envelope_of_the_other_version_gets_a_version_mismatch_fault(
-        self, world: World, http: httpx.Client, job: int, sent: Binding, version: str
+        self, refused: Refused, world: World, http: httpx.Client, job: int, sent: Binding, version: str
     ) -> None:
         other = Binding.SOAP12 if sent is Binding.SOAP11 else Binding.SOAP11
         body = seed_cancel(other, ALICE.wsid, ALICE.password, job)
-        response = refused(world, http, lambda: post_soap(http, sent, body), body)
+        response = refused(lambda: post_soap(http, sent, body), body)
         fault = fault_of(response)
         assert (response.status_code, fault.version, fault.code) == (500, SOAP11, "VersionMismatch"), fault
         assert upgrade_offers(response) == ["upg:Envelope", "soap:Envelope"]  # SOAP 1.2 Part 1, App. A
@@ -437,11 +462,11 @@ class TestSqlLookingValues:
     @pytest.mark.parametrize("field", ["jobId", "wsId"])
     @pytest.mark.parametrize("binding", SOAP_BINDINGS)
     def test_sql_looking_ids_in_soap_elements_are_client_faults(
-        self, world: World, http: httpx.Client, job: int, binding: Binding, field: str, value: str
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding, field: str, value: str
     ) -> None:
         params = {"wsId": ALICE.wsid, "jobId": job, field: value}
         body = seed_cancel(binding, params["wsId"], ALICE.password, params["jobId"])
-        response = refused(world, http, lambda: post_soap(http, binding, body), body)
+        response = refused(lambda: post_soap(http, binding, body), body)
         fault = fault_of(response)
         assert (response.status_code, fault.code.split(".")[0]) == (500, binding.client_code), fault
 
@@ -449,24 +474,24 @@ class TestSqlLookingValues:
     @pytest.mark.parametrize("field", ["jobId", "wsId"])
     @pytest.mark.parametrize("binding", [Binding.GET, Binding.POST])
     def test_sql_looking_ids_in_http_parameters_cannot_be_converted(
-        self, world: World, http: httpx.Client, job: int, binding: Binding, field: str, value: str
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding, field: str, value: str
     ) -> None:
         params = {"wsId": ALICE.wsid, "pw": ALICE.password, "jobId": job, field: value}
-        response = refused(world, http, lambda: call(http, binding, "CancelJob", params), value)
+        response = refused(lambda: call(http, binding, "CancelJob", params), value)
         assert_denied(response, binding, f"Cannot convert {value} to System.Int64.")
 
     @pytest.mark.parametrize("binding", list(Binding))
     def test_a_sql_looking_password_is_a_bad_login(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         params = {"wsId": ALICE.wsid, "pw": "' OR '1'='1' --", "jobId": job}
-        response = refused(world, http, lambda: call(http, binding, "CancelJob", params), "")
+        response = refused(lambda: call(http, binding, "CancelJob", params), "")
         assert_denied(response, binding, BAD_LOGIN)
 
     @pytest.mark.parametrize("binding", list(Binding))
     def test_sql_looking_getjobs_conditions_are_refused(
-        self, world: World, http: httpx.Client, job: int, binding: Binding
+        self, refused: Refused, world: World, http: httpx.Client, job: int, binding: Binding
     ) -> None:
         params = {**ALICE.creds("GetJobs"), "conditions": "JobID : 1 OR 1=1", "includeSystem": "false"}
-        response = refused(world, http, lambda: call(http, binding, "GetJobs", params), "")
+        response = refused(lambda: call(http, binding, "GetJobs", params), "")
         assert_denied(response, binding, "Bad value '1 OR 1=1' for condition key 'jobid'.")
