@@ -29,7 +29,20 @@ STATUS_NAMES: Final = ("ready", "started", "canceling", "cancelled", "failed", "
 
 QUICK_QUEUE: Final = 60  # GetQueues Timeout of the quick queue (s); a CJJob's Queue is its queue's timeout
 LONG_QUEUE: Final = 500
-MIN_TIME: Final = datetime(1, 1, 1)  # what XmlSerializer writes for DateTime.MinValue: an unset time
+
+
+class WireTime(datetime):
+    """A UTC time, written as XmlSerializer writes an unspecified-kind DateTime: `2024-04-18T12:34:56.12`
+    (milliseconds, trailing zeros dropped), `0001-01-01T00:00:00` for DateTime.MinValue."""
+
+    @property
+    def asmx(self) -> str:
+        text = self.isoformat(timespec="seconds")
+        millis = self.microsecond // 1000
+        return f"{text}.{millis:03d}".rstrip("0") if millis else text
+
+
+MIN_TIME: Final = WireTime(1, 1, 1)  # an unset time
 
 
 def status_name(state: JobState) -> str:
@@ -37,6 +50,8 @@ def status_name(state: JobState) -> str:
 
 
 def _value(cls: Any) -> Any:
+    if cls is DateTime:
+        return DateTime(min_occurs=1, nillable=False, str_format="{0.asmx}")
     return cls(min_occurs=1, nillable=False)
 
 
@@ -83,9 +98,12 @@ JOB_TYPES: Final = (
 )
 
 
-def wire_time(at: datetime | None) -> datetime:
+def wire_time(at: datetime | None) -> WireTime:
     """UTC without an offset, to the millisecond, as the CasJobs service writes them."""
-    return MIN_TIME if at is None else at.astimezone(UTC).replace(tzinfo=None)
+    if at is None:
+        return MIN_TIME
+    utc = at.astimezone(UTC)
+    return WireTime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
 
 
 def cjjob(job: Job, wsid: int) -> CJJob:

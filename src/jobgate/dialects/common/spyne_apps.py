@@ -108,6 +108,9 @@ def build_apps(services: Sequence[type[ServiceBase]], tns: str, name: str, error
 # -- ASMX HTTP GET/POST output --------------------------------------------------------------------------
 
 
+XML_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>\n'  # as ASMX writes it (double quotes)
+
+
 def _asmx_http_result(ctx: Any) -> None:
     """`<long xmlns="tns">42</long>`, `<ArrayOfCJJob …>…`, or an empty body for void (ASMX HttpGet/HttpPost)."""
     ctx.transport.resp_headers["Content-Type"] = "text/xml; charset=utf-8"
@@ -118,10 +121,10 @@ def _asmx_http_result(ctx: Any) -> None:
     cls = fields[0]
     value = ctx.out_object[0] if ctx.out_object else None
     tns = ctx.app.tns
-    root = value_element(
-        cls, value, f"{{{tns}}}{cls.get_type_name()}", ctx.out_protocol, {None: tns, "xsi": XSI, "xsd": XSD}
-    )
-    ctx.out_string = [etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)]
+    scalar = not issubclass(cls, ComplexModelBase)
+    nsmap: dict[str | None, str] = {None: tns} if scalar else {"xsi": XSI, "xsd": XSD, None: tns}
+    root = value_element(cls, value, f"{{{tns}}}{cls.get_type_name()}", ctx.out_protocol, nsmap)
+    ctx.out_string = [XML_DECLARATION + etree.tostring(root, encoding="utf-8", pretty_print=not scalar)]
 
 
 def value_element(cls: Any, value: Any, tag: str, protocol: Any, nsmap: dict[str | None, str] | None = None) -> Any:

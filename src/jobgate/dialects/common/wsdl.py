@@ -52,6 +52,10 @@ def _spyne_schema(app: WsgiApplication) -> Any:
     parsed = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
     schema = parsed.find(f"{{{WSDL}}}types/{{{XS}}}schema")
     assert schema is not None
+    # Spyne emits types in an order that varies between processes: sort them, so `make wsdl` is reproducible
+    order = {f"{{{XS}}}import": 0, f"{{{XS}}}simpleType": 1, f"{{{XS}}}complexType": 2, f"{{{XS}}}element": 3}
+    children = sorted(schema, key=lambda child: (order.get(child.tag, 4), child.get("name") or ""))
+    schema[:] = children
     return schema
 
 
