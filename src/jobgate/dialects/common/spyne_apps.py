@@ -102,7 +102,24 @@ def build_apps(services: Sequence[type[ServiceBase]], tns: str, name: str, error
     http = make(HttpRpc(validator="soft"), HttpRpc())
     http.app.event_manager.add_listener("method_return_object", _asmx_http_result)
     http.app.event_manager.add_listener("method_exception_object", _asmx_http_error)
-    return SpyneApps(make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12()), http)
+    # the gateway checks every declared value before Spyne sees it (asmx.check_soap_values), so no None or
+    # overflow reaches the service layer; Spyne's own cast errors still get ASMX's wording
+    soap11, soap12 = make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12())
+    for app in (soap11, soap12):
+        app.app.event_manager.add_listener("method_exception_object", _asmx_read_error)
+    return SpyneApps(soap11, soap12, http)
+
+
+READ_PREFIX: Final = "Server was unable to read request. ---> "
+
+
+def _asmx_read_error(ctx: Any) -> None:
+    """Spyne's request-reading faults, in ASMX's words (the code stays Client, Sender in SOAP 1.2)."""
+    error = ctx.out_error
+    code = getattr(error, "faultcode", "")
+    if not code.startswith("Client") or isinstance(error, MappedFault) or error.faultstring.startswith(READ_PREFIX):
+        return
+    error.faultstring = READ_PREFIX + error.faultstring
 
 
 # -- ASMX HTTP GET/POST output --------------------------------------------------------------------------
