@@ -29,7 +29,9 @@ def make_engine(url: str, *, pool_size: int = 10, background_checkpoint: bool = 
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, background_checkpoint)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -85,6 +87,7 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=pool_size,
         max_overflow=pool_size * 2,
+        hide_parameters=True,  # error texts (and so logs) never carry bound values
     )
 
     @event.listens_for(engine, "connect")
