@@ -144,6 +144,15 @@ class JobService:
             job = self._find(uow, ref)
             return None if job is None else self._readable(actor, job)
 
+    def finished_output(self, key: str, task: str) -> str | None:
+        """The output location of the Finished job with this key if it ran `task`, else None. No actor: the
+        32-hex key is the capability (CasJobs serves extract files to whoever holds the URL)."""
+        with self._uow(write=False) as uow:
+            job = self._find(uow, key)
+        if job is None or job.task != task or job.state is not JobState.FINISHED:
+            return None
+        return job.output_loc
+
     def list_jobs(self, actor: Actor, where: JobFilter = _ALL) -> list[Job]:
         if not actor.is_admin:
             where = replace(where, owner=actor.name)
