@@ -6,6 +6,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import structlog
 from lxml import etree
@@ -72,6 +73,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )  # fmt: skip
 
+        self._timers: dict[tuple[str, int], Any] = {}  # labels() costs ~15 µs a call: keep the children
+
+    def request_timer(self, dialect: str, status: int) -> Any:
+        timer = self._timers.get((dialect, status))
+        if timer is None:
+            timer = self._timers[(dialect, status)] = self.requests.labels(dialect, str(status))
+        return timer
+
     def observe_transition(self, action: Action, protocol: Protocol) -> None:
         self.transitions.labels(action.value, protocol.value).inc()
 
@@ -106,7 +115,7 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - start
             dialect = dialect_of(scope["path"])
-            self.metrics.requests.labels(dialect, str(status)).observe(elapsed)
+            self.metrics.request_timer(dialect, status).observe(elapsed)
             if self.enabled_log:
                 # the path only: query strings carry passwords in CasJobs' HTTP GET binding
                 access_log.info(
