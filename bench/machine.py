@@ -85,7 +85,7 @@ def _output(argv: list[str]) -> str:
     return (done.stdout or done.stderr).strip()
 
 
-def _git() -> str:
+def jobgate_commit() -> str:
     commit = _output(["git", "rev-parse", "--short", "HEAD"])
     dirty = _output(["git", "status", "--porcelain", "--", "src"])
     return f"{commit} (+ uncommitted changes in src/)" if dirty else commit
@@ -101,7 +101,7 @@ def facts() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "wrk": wrk_line[0].split(" Copyright")[0] if wrk_line else "unknown",
         "libs": {name: _version(name) for name in LIBS},
-        "jobgate_commit": _git(),
+        "jobgate_commit": jobgate_commit(),
         "pinning": f"server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU} (taskset)" if can_pin() else "none",
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }

@@ -64,7 +64,7 @@ def load_results(path: Path, fresh: bool) -> dict[str, Any]:
 
 def save(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) -> list[str]:
@@ -72,7 +72,7 @@ def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) 
     failed = []
     for name in plan.sections:
         print(f"\n== {name} ==", flush=True)
-        started = time.monotonic()
+        started, commit = time.monotonic(), machine.jobgate_commit()
         try:
             section = SECTIONS[name](ctx)
         except Exception:
@@ -82,6 +82,7 @@ def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) 
         else:
             section["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             section["plan"] = asdict(plan)
+            section["jobgate_commit"] = commit  # the code the section's servers ran
             results[name] = section
         print(f"   ({name}: {time.monotonic() - started:.0f} s)", flush=True)
         save(results, path)
