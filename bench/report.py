@@ -47,7 +47,7 @@ def _machine(results: dict[str, Any]) -> Iterator[str]:
     yield f"| libraries | {libs} |"
     yield f"| load generator | {m.get('wrk')}, `-t1`, `--latency`, `--timeout 5s` |"
     yield f"| pinning | {m.get('pinning')} |"
-    commits = {name: sec.get("jobgate_commit") for name, sec in results.items() if isinstance(sec, dict)}
+    commits = {n: sec.get("jobgate_commit") for n, sec in results.items() if isinstance(sec, dict) and n != "machine"}
     per_section = ", ".join(f"{name} {commit}" for name, commit in commits.items() if commit)
     yield f"| jobgate commit measured | {per_section or m.get('jobgate_commit')} |"
     yield f"| load average at start (1/5/15 min) | {m.get('load_average_start')} |"
