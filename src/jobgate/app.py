@@ -18,6 +18,7 @@ from jobgate.dialects.common import DialectOptions, Mount, Mounted
 from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
+from jobgate.runner.tasks.extract import extract, upload
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
@@ -61,7 +62,7 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
-    tasks: dict[str, Task] = {"sleep": sleep, "sql": sql_task(settings.contexts)}
+    tasks: dict[str, Task] = {"sleep": sleep, "sql": sql_task(settings.contexts), "extract": extract, "upload": upload}
     tasks.update({name: command_task(argv) for name, argv in settings.commands.items()})
     return tasks
 
@@ -86,8 +87,9 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
         upgrade(parts.engine)
     inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
     options = DialectOptions(
-        settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline
-    )
+        settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
+        data_dir=settings.data_dir,
+    )  # fmt: skip
     mounted: list[Mounted] = [mount(parts.jobs, options) for mount in dialect_mounts()]
     routes = [route for dialect in mounted for route in dialect.routes]
     parts.metrics.watch_jobs(parts.jobs)

@@ -276,7 +276,7 @@ class TestSoapClients:
         types = items(soap.call("GetJobTypes", wsid=alice.wsid, pw=alice.password), "CJType")
 
         assert [(q.Context, q.Timeout) for q in queues] == [("MyDB", 60), ("MyDB", 500)]
-        assert [t.Type for t in types] == ["QUERY", "QUICK"]
+        assert [t.Type for t in types] == ["QUERY", "QUICK", "EXTRACT", "UPLOAD"]
 
     def test_execute_quick_job_returns_the_csv(self, soap: SoapClient, alice: CasUser) -> None:
         answer = soap.call("ExecuteQuickJob", wsid=alice.wsid, pw=alice.password, qry=QUICK_QUERY, context="MyDB",

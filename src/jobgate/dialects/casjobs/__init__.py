@@ -1,11 +1,17 @@
 """The CasJobs dialect: jobs.asmx (SOAP 1.1/1.2, HTTP GET/POST) and casusers.asmx, through the gateway."""
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from jobgate.dialects.casjobs.errors import ERRORS
 from jobgate.dialects.casjobs.service import CasUsersService, JobsService
-from jobgate.dialects.casjobs.wire import TNS
+from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS
 from jobgate.dialects.common import DialectOptions, IndexLink, Mounted
 from jobgate.dialects.common.soap import AsmxRoute, AsmxService, SoapGateway
 from jobgate.dialects.common.spyne_apps import SpyneApps, build_apps
@@ -14,6 +20,7 @@ from jobgate.services import JobService
 
 JOBS_PATH = "/CasJobs/services/jobs.asmx"
 USERS_PATHS = ("/CasJobs/services/casusers.asmx", "/CasJobs/casusers.asmx")
+_OUTPUT_NAME: Final = re.compile(r"([0-9a-f]{32})(\.[a-z]{1,8})")  # <job key>.<ext>
 
 
 def jobs_apps() -> SpyneApps:
@@ -44,7 +51,7 @@ def mount(jobs: JobService, options: DialectOptions) -> Mounted:
         wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
         inline_ops=frozenset({"CancelJob", "GetJobStatus"}), credentials=credentials,
     )  # fmt: skip
-    routes = [AsmxRoute(JOBS_PATH, SoapGateway(service, jobs, options))]
+    routes: list[BaseRoute] = [AsmxRoute(JOBS_PATH, SoapGateway(service, jobs, options)), output_route(jobs, options)]
     users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()
     for path in USERS_PATHS:
         users_service = AsmxService(
@@ -59,3 +66,31 @@ def mount(jobs: JobService, options: DialectOptions) -> Mounted:
         IndexLink("casusers.asmx — GetWebServiceId", f"{USERS_PATHS[0]}?op=GetWebServiceId"),
     ]
     return Mounted("CasJobs", routes, links, "CasJobs jobs.asmx: SOAP 1.1, SOAP 1.2, HTTP GET and HTTP POST.")
+
+
+def output_route(jobs: JobService, options: DialectOptions) -> Route:
+    """GET /CasJobs/output/<job key>.<ext>: a finished extract's file, to whoever holds its URL (as in CasJobs:
+    the 32-hex key is unguessable); 404 for anything else."""
+
+    def serve(request: Request) -> Response:
+        path = output_file(jobs, options.data_dir, request.path_params["name"])
+        if path is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], filename=path.name)
+
+    return Route(f"{OUTPUT_PATH}/{{name}}", serve, methods=["GET"])
+
+
+def output_file(jobs: JobService, data_dir: Path | None, name: str) -> Path | None:
+    """The file of the finished extract job `name` names, if it lies in the output directory; else None."""
+    match = _OUTPUT_NAME.fullmatch(name)
+    if data_dir is None or match is None or match.group(2) not in MEDIA_TYPES:
+        return None
+    stored = jobs.finished_output(match.group(1), "extract")
+    if stored is None:
+        return None
+    out_dir = (data_dir / "output").resolve()
+    path = (data_dir / stored).resolve()  # symlinks resolved too: a link out of the directory is refused
+    if path.parent != out_dir or path.name != name or not path.is_file():
+        return None
+    return path

@@ -32,6 +32,12 @@ def _sql_spec(qry: str | None, context: str | None, taskname: str | None, **extr
     return JobSpec("sql", {"query": qry, "context": context or "MyDB"}, name=taskname or "", **extra)
 
 
+def _table_name(name: str | None) -> str:
+    if not name or not name.strip():
+        raise InvalidRequest("The table name is empty.")
+    return name.strip()
+
+
 class JobsService(ServiceBase):  # type: ignore[misc]
     __service_name__ = "Jobs"
 
@@ -81,10 +87,29 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         wsids = _WsidLookup(call)
         jobs = call.jobs.list_jobs(actor, JobFilter(include_system=bool(includeSystem)))
         return [
-            wire.cjjob(job, wsids[job.owner])
+            wire.cjjob(job, wsids[job.owner], call.base_url)
             for job in jobs
             if wire.matches(wire.job_fields(job, wsids[job.owner]), found)
         ]
+
+    @rpc(Required, Text, Text, Text, _returns=Required)
+    def SubmitExtractJob(ctx: Any, wsid: int, pw: str, tableName: str, type: str) -> int:
+        """Submits a job that exports a MyDB table to a file and returns its job id. type is CSV or VOTable
+        (DataSet and FITS are not supported). Once the job has finished, its OutputLoc (GetJobs) is the
+        URL of the file."""
+        call: CallInfo = ctx.udc
+        params = {"table": _table_name(tableName), "format": wire.extract_format(type)}
+        return call.jobs.submit(_login(call, wsid, pw), JobSpec("extract", params, queue="long")).id
+
+    @rpc(Required, Text, Text, Text, Boolean(min_occurs=1, nillable=False), _returns=None)
+    def UploadData(ctx: Any, wsid: int, pw: str, tableName: str, data: str, tableExists: bool) -> None:
+        """Loads CSV text (a header row of column names, then one row per line) into a MyDB table: a new
+        table, or with tableExists an existing one. Values are typed by content: integer, float, else text."""
+        call: CallInfo = ctx.udc
+        if not data or not data.strip():
+            raise InvalidRequest("The data is empty.")
+        params = {"table": _table_name(tableName), "data": data, "exists": bool(tableExists)}
+        call.jobs.execute(_login(call, wsid, pw), JobSpec("upload", params, queue="quick"))
 
     @rpc(Required, Text, _returns=wire.ArrayOfCJQueue)
     def GetQueues(ctx: Any, wsid: int, pw: str) -> list[wire.CJQueue]:

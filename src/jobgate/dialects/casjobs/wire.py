@@ -4,6 +4,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any, Final
 
 from spyne import ComplexModel
@@ -95,7 +96,34 @@ ArrayOfCJType = Array(CJType, type_name="ArrayOfCJType")
 JOB_TYPES: Final = (
     ("QUERY", "A batch SQL query (SubmitJob)"),
     ("QUICK", "A quick SQL query (ExecuteQuickJob)"),
+    ("EXTRACT", "A MyDB table exported to a CSV or VOTable file (SubmitExtractJob)"),
+    ("UPLOAD", "CSV data loaded into a MyDB table (UploadData)"),
 )
+_TASK_TYPES: Final = {"extract": "EXTRACT", "upload": "UPLOAD"}  # task → Type; sql jobs are QUERY or QUICK
+
+# -- SubmitExtractJob: file types, and where finished extracts are served ---------------------------------
+
+OUTPUT_PATH: Final = "/CasJobs/output"  # GET <OUTPUT_PATH>/<job key>.<ext> serves an extract's file
+EXTRACT_FORMATS: Final = {"csv": "csv", "votable": "votable"}  # CasJobs type (lower case) → extract format
+UNSUPPORTED_EXTRACTS: Final = {"dataset": "DataSet", "fits": "FITS"}  # the other types CasJobs names
+MEDIA_TYPES: Final = {".csv": "text/csv", ".xml": "application/x-votable+xml"}  # file suffix → Content-Type
+
+
+def extract_format(kind: str | None) -> str:
+    """The extract format of a CasJobs output type (CSV, DataSet, FITS, VOTable; any case)."""
+    key = (kind or "").strip().lower()
+    if key in UNSUPPORTED_EXTRACTS:
+        raise InvalidRequest(f"Extract type {UNSUPPORTED_EXTRACTS[key]} is not supported; use CSV or VOTable.")
+    if key not in EXTRACT_FORMATS:
+        raise InvalidRequest(f"Unknown extract type '{(kind or '').strip()}'; use CSV or VOTable.")
+    return EXTRACT_FORMATS[key]
+
+
+def output_url(job: Job, base_url: str) -> str | None:
+    """OutputLoc: an extract's file as an absolute URL clients fetch with a plain GET; else as stored."""
+    if job.task != "extract" or not job.output_loc:
+        return job.output_loc or None
+    return f"{base_url}{OUTPUT_PATH}/{job.key}{PurePosixPath(job.output_loc).suffix}"
 
 
 def wire_time(at: datetime | None) -> WireTime:
@@ -106,7 +134,7 @@ def wire_time(at: datetime | None) -> WireTime:
     return WireTime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
 
 
-def cjjob(job: Job, wsid: int) -> CJJob:
+def cjjob(job: Job, wsid: int, base_url: str = "") -> CJJob:
     return CJJob(
         JobID=job.id,
         Rows=job.rows or 0,
@@ -117,7 +145,7 @@ def cjjob(job: Job, wsid: int) -> CJJob:
         Status=STATUS[job.state],
         Queue=QUICK_QUEUE if job.synchronous else LONG_QUEUE,
         TaskName=job.name or None,  # null strings are omitted, never written empty
-        OutputLoc=job.output_loc or None,
+        OutputLoc=output_url(job, base_url),
         Error=job.error or None,
         Query=job.params.get("query") or None,
         Context=job.params.get("context") or None,
@@ -126,7 +154,7 @@ def cjjob(job: Job, wsid: int) -> CJJob:
 
 
 def job_type(job: Job) -> str:
-    return "QUICK" if job.synchronous else "QUERY"
+    return _TASK_TYPES.get(job.task) or ("QUICK" if job.synchronous else "QUERY")
 
 
 # -- ExecuteQuickJob's CSV ------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class CallInfo:
     request_id: str
     binding: str
     protocol: Protocol
+    base_url: str = ""  # scheme://host[:port] the client used (or JOBGATE_PUBLIC_URL), for absolute URLs
 
 
 @dataclass
@@ -243,6 +244,7 @@ class SoapGateway:
         client = scope.get("client") or ("", 0)
         request_id = scope.get("state", {}).get("request_id", "-")
         server = scope.get("server") or ("127.0.0.1", 80)
+        base_url = asmx.request_base_url(scope, self.options.public_url)
         return {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": self.service.path,
@@ -256,7 +258,7 @@ class SoapGateway:
             "wsgi.input": _EMPTY,
             "wsgi.url_scheme": scope.get("scheme", "http"),
             "wsgi.errors": _NullErrors(),
-            CALL_KEY: CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol),
+            CALL_KEY: CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol, base_url),
         }
 
     async def _call_spyne(self, app: Any, environ: dict[str, Any], inline: bool = False) -> _Reply:
