@@ -88,7 +88,7 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
     inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
-        data_dir=settings.data_dir,
+        data_dir=settings.data_dir, fast_lane=settings.fast_lane,
     )  # fmt: skip
     mounted: list[Mounted] = [mount(parts.jobs, options) for mount in dialect_mounts()]
     routes = [route for dialect in mounted for route in dialect.routes]

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+BUILT_IN_TASKS = frozenset({"sleep", "sql", "extract", "upload"})
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBGATE_", extra="ignore")
@@ -33,6 +35,7 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     inline_hot_path: Literal["auto", "on", "off"] = "auto"
+    fast_lane: bool = True
 
     @field_validator("public_url")
     @classmethod
@@ -47,6 +50,6 @@ class Settings(BaseSettings):
         for name, argv in value.items():
             if not argv or not all(isinstance(arg, str) for arg in argv):
                 raise ValueError(f"command task {name!r} needs a non-empty argv list")
-            if name in ("sleep", "sql"):
+            if name in BUILT_IN_TASKS:
                 raise ValueError(f"command task {name!r} would hide a built-in task")
         return value

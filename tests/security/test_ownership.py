@@ -14,10 +14,12 @@ import httpx
 import pytest
 from soapkit import (
     BAD_LOGIN,
+    READ_PREFIX,
     Binding,
     User,
     World,
     assert_denied,
+    assert_fault,
     assert_no_leak,
     assert_unchanged,
     call,
@@ -85,8 +87,8 @@ def refusal(actor: str, op: str, binding: Binding) -> str | None:
     """The message a refused call carries, or None when this actor may make this call."""
     if actor in ("anonymous", "bad password"):
         return BAD_LOGIN
-    if actor == "no credentials":  # ASMX names the declared parameter; the SOAP methods check wsid first
-        return "Missing parameter: wsid." if binding.is_soap else f"Missing parameter: {credential_names(op)[0]}."
+    if actor == "no credentials":  # ASMX names the declared parameter, on every binding
+        return f"Missing parameter: {credential_names(op)[0]}."
     if actor == "other user":
         return NOT_YOURS.get(op)
     return None
@@ -105,6 +107,11 @@ def test_ownership_matrix(
     after = world.view.around(*shown)
     assert answer.headers.get("x-request-id")
     message = refusal(actor, op, binding)
+    if message is not None and actor == "no credentials" and binding.is_soap:
+        # the request cannot be read without them: the caller's mistake, a Client (Sender) fault
+        assert_fault(answer, binding, "Client", READ_PREFIX + message)
+        assert_unchanged(before, after, f"a refused {op} by {actor} over {binding}")
+        return
     if message is not None:
         assert_denied(answer, binding, message)
         assert_no_leak(answer)

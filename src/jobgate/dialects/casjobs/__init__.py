@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jobgate.dialects.casjobs.errors import ERRORS
+from jobgate.dialects.casjobs.operations import FAST_OPS
 from jobgate.dialects.casjobs.service import CasUsersService, JobsService
 from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS
 from jobgate.dialects.common import DialectOptions, IndexLink, Mounted
@@ -49,7 +50,7 @@ def mount(jobs: JobService, options: DialectOptions) -> Mounted:
     service = AsmxService(
         name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), protocol=Protocol.CASJOBS,
         wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
-        inline_ops=frozenset({"CancelJob", "GetJobStatus"}), credentials=credentials,
+        inline_ops=frozenset(FAST_OPS), credentials=credentials, fast_ops=FAST_OPS,
     )  # fmt: skip
     routes: list[BaseRoute] = [AsmxRoute(JOBS_PATH, SoapGateway(service, jobs, options)), output_route(jobs, options)]
     users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()

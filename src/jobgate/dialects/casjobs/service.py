@@ -5,25 +5,16 @@ from typing import Any
 from spyne import ServiceBase, rpc
 from spyne.model.primitive import Boolean, Integer32, Long, Unicode
 
-from jobgate.dialects.casjobs import wire
+from jobgate.dialects.casjobs import operations, wire
 from jobgate.dialects.common.soap import CallInfo
 from jobgate.domain.errors import InvalidRequest
-from jobgate.domain.model import Actor, Credentials, JobFilter, JobSpec
+from jobgate.domain.model import Credentials, JobFilter, JobSpec
 
 Required = Long(min_occurs=1, nillable=False)
 Text = Unicode(min_occurs=0, nillable=False)
 
 
-def _login(call: CallInfo, wsid: int | None, pw: str | None) -> Actor:
-    if wsid is None:
-        raise InvalidRequest("Missing parameter: wsid.")
-    return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.protocol)
-
-
-def _job_id(job_id: int | None) -> int:
-    if job_id is None:  # SOAP: the element was left out (the HTTP bindings refuse that before the call)
-        raise InvalidRequest("Missing parameter: jobId.")
-    return job_id
+_login = operations.login
 
 
 def _sql_spec(qry: str | None, context: str | None, taskname: str | None, **extra: Any) -> JobSpec:
@@ -46,14 +37,12 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         """Schedules a non-quick job for cancellation. Has no effect on quick jobs. Users may only cancel
         jobs they own, otherwise an exception is thrown. Does nothing if jobId is not an actual job.
         Otherwise returns once the status of the job has changed to 'Canceling' (2)."""
-        call: CallInfo = ctx.udc
-        call.jobs.cancel_if_exists(_login(call, wsId, pw), _job_id(jobId))  # seed 001: an unknown id does nothing
+        operations.cancel_job(ctx.udc, wsId, pw, jobId)
 
     @rpc(Required, Text, Required, _returns=Integer32(min_occurs=1, nillable=False))
     def GetJobStatus(ctx: Any, wsId: int, pw: str, jobId: int) -> int:
         """Returns the status of a job: 0 ready, 1 started, 2 canceling, 3 cancelled, 4 failed, 5 finished."""
-        call: CallInfo = ctx.udc
-        return wire.STATUS[call.jobs.get(_login(call, wsId, pw), _job_id(jobId)).state]
+        return operations.get_job_status(ctx.udc, wsId, pw, jobId)
 
     @rpc(Required, Text, Text, Text, Text, Integer32(min_occurs=1, nillable=False), _returns=Required)
     def SubmitJob(ctx: Any, wsid: int, pw: str, qry: str, context: str, taskname: str, estimate: int) -> int:

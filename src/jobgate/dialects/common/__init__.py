@@ -17,6 +17,7 @@ class DialectOptions:
     public_url: str | None = None
     wsdl_dir: Path | None = None
     inline_hot_path: bool = False  # run cheap calls with verified credentials on the event loop
+    fast_lane: bool = True  # answer a service's fast operations without Spyne (fastlane.py)
     data_dir: Path | None = None  # where tasks write their files (JOBGATE_DATA_DIR): served outputs live under it
 
 

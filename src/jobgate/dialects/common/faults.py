@@ -70,22 +70,49 @@ _CODES_12: Final = {"Client": "Sender", "Server": "Receiver", "VersionMismatch":
 
 
 def soap_fault(version: SoapVersion, code: str, text: str) -> bytes:
-    """An ASMX-shaped fault envelope; `code` is Client, Server or VersionMismatch."""
+    """An ASMX-shaped fault envelope; `code` is Client, Server or VersionMismatch, with an optional dotted
+    subcode (`Client.ValidationError`: a SOAP 1.2 Subcode)."""
+    code, _, subcode = code.partition(".")
     ns = version.envelope_ns
     envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "xsi": XSI, "xsd": XSD})
     fault = etree.SubElement(etree.SubElement(envelope, f"{{{ns}}}Body"), f"{{{ns}}}Fault")
     if version is SoapVersion.SOAP11:
-        etree.SubElement(fault, "faultcode").text = f"soap:{code}"
+        etree.SubElement(fault, "faultcode").text = f"soap:{code}" + (f".{subcode}" if subcode else "")
         etree.SubElement(fault, "faultstring").text = text
         etree.SubElement(fault, "detail")
     else:
-        value = etree.SubElement(etree.SubElement(fault, f"{{{ns}}}Code"), f"{{{ns}}}Value")
-        value.text = f"soap:{_CODES_12[code]}"
+        code_element = etree.SubElement(fault, f"{{{ns}}}Code")
+        etree.SubElement(code_element, f"{{{ns}}}Value").text = f"soap:{_CODES_12[code]}"
+        if subcode:
+            subcode_element = etree.SubElement(code_element, f"{{{ns}}}Subcode")
+            etree.SubElement(subcode_element, f"{{{ns}}}Value").text = subcode
         reason = etree.SubElement(etree.SubElement(fault, f"{{{ns}}}Reason"), f"{{{ns}}}Text")
         reason.set(f"{{{XML_NS}}}lang", "en")
         reason.text = text
         etree.SubElement(fault, f"{{{ns}}}Detail")
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+_FAULT_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def reshape_fault(version: SoapVersion, body: bytes) -> bytes:
+    """Spyne's fault (`soap11env:` prefixes, an empty faultactor) rewritten in the one ASMX shape every
+    jobgate fault has; anything that is not a fault is returned as it is. Only Spyne's own output is read."""
+    ns = version.envelope_ns
+    root = etree.fromstring(body, _FAULT_PARSER)
+    fault = root.find(f"{{{ns}}}Body/{{{ns}}}Fault")
+    if fault is None:
+        return body
+    if version is SoapVersion.SOAP11:
+        code, text = fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+    else:
+        value = fault.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""
+        subcode = fault.findtext(f"{{{ns}}}Code/{{{ns}}}Subcode/{{{ns}}}Value")
+        code = {"Sender": "Client", "Receiver": "Server"}.get(value.rpartition(":")[2], "Server")
+        code += f".{subcode.rpartition(':')[2]}" if subcode else ""
+        text = fault.findtext(f"{{{ns}}}Reason/{{{ns}}}Text") or ""
+    return soap_fault(version, code.rpartition(":")[2], text)
 
 
 def version_mismatch_fault() -> bytes:

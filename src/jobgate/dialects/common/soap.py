@@ -21,15 +21,14 @@ from starlette.types import Receive, Scope, Send
 
 from jobgate.dialects.common import DialectOptions, asmx
 from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
-from jobgate.dialects.common.faults import SoapVersion, soap_fault, version_mismatch_fault
-from jobgate.dialects.common.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
+from jobgate.dialects.common.fastlane import FastLane, FastOp
+from jobgate.dialects.common.faults import SoapVersion, reshape_fault, soap_fault, version_mismatch_fault
+from jobgate.dialects.common.spyne_apps import CALL_KEY, READ_PREFIX, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.dialects.common.xml import XmlRefused, parse
 from jobgate.domain.model import Credentials, Protocol
 from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
-
-READ_PREFIX: Final = "Server was unable to read request. ---> "
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,9 @@ class AsmxService:
     # `credentials` pulls out of the call are already verified, so no password hash can block the loop
     inline_ops: frozenset[str] = frozenset()
     credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
+    # of the inline operations, those the fast lane answers without Spyne: op → the function its
+    # Spyne method calls (see fastlane.py)
+    fast_ops: Mapping[str, FastOp] = field(default_factory=dict)
 
     def soap_action(self, op: str) -> str:
         """ASMX: the namespace and the operation, joined by one slash."""
@@ -101,6 +103,9 @@ class SoapGateway:
             service.name, service.path, service.apps.http, service.description, service.http_bindings
         )
         self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
+        self.fast = None
+        if options.fast_lane and service.fast_ops:
+            self.fast = FastLane(service.apps.soap11, service.fast_ops, service.apps.soap11.app.errors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = await self._dispatch(scope, receive)
@@ -172,6 +177,10 @@ class SoapGateway:
             return _asmx_error(str(bad), bad.kind)
         environ = self._environ(scope, "GET", f"/{op}", query, b"", "http-get" if body is None else "http-post")
         inline = self._may_inline(op, {k.lower(): v for k, v in reversed(pairs)}, environ)
+        if inline and self.fast is not None and op in self.fast.ops:
+            status, answer = self.fast.http(op, environ[CALL_KEY], dict(urllib.parse.parse_qsl(query)))
+            kind = "text/xml; charset=utf-8" if status == 200 else "text/plain; charset=utf-8"
+            return _Reply(status, answer, {"content-type": kind})
         return await self._call_spyne(self.service.apps.http, environ, inline)
 
     # -- SOAP ---------------------------------------------------------------------------------------------
@@ -200,8 +209,19 @@ class SoapGateway:
         environ = self._environ(scope, "POST", "/", "", b"", binding, content_type)
         environ[TREE_KEY] = root
         op = etree.QName(checked).localname
-        inline = self._may_inline(op, {etree.QName(c).localname.lower(): c.text or "" for c in checked}, environ)
-        return await self._call_spyne(app, environ, inline)
+        try:
+            asmx.check_soap_values(app, op, checked)
+        except asmx.BadParameter as bad:
+            return _fault(version, "Client", READ_PREFIX + str(bad))
+        values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
+        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, environ)
+        if inline and self.fast is not None and op in self.fast.ops:
+            status, answer = self.fast.soap(version, op, environ[CALL_KEY], values)
+            return _Reply(status, answer, {"content-type": version.content_type})
+        reply = await self._call_spyne(app, environ, inline)
+        if reply.status == 500:
+            reply.body = reshape_fault(version, reply.body)
+        return reply
 
     def _check_envelope(self, root: Any, version: SoapVersion, action: str | None) -> Any:
         """The request element of a sound envelope, or the fault that refuses it."""

@@ -64,15 +64,20 @@ class _MappedApplication(Application):  # type: ignore[misc]
 
     def fault_for(self, exc: Exception, ctx: Any) -> MappedFault:
         operation = ctx.descriptor.name if ctx.descriptor is not None else None
-        wire = self.errors.lookup(exc, operation)
-        if wire is None:
-            request_id = getattr(ctx.udc, "request_id", "-")
-            log.exception("unhandled error in %s (request id %s)", ctx.method_request_string, request_id)
-            message = f"An internal error occurred; quote request id {request_id}."
-            return MappedFault("Server", SERVER_PREFIX + message, message, "InternalError")
-        message = wire.text(exc)
-        prefix = SERVER_PREFIX if wire.code.startswith("Server") else ""
-        return MappedFault(wire.code, prefix + message, message, type(exc).__name__)
+        return map_error(self.errors, exc, operation, getattr(ctx.udc, "request_id", "-"))
+
+
+def map_error(errors: ErrorTable[SoapError], exc: Exception, operation: str | None, request_id: str) -> MappedFault:
+    """The one place an operation's error becomes a fault: the table's row, or a generic server fault
+    that quotes the request id (the detail goes to the log under that id, never to the client)."""
+    wire = errors.lookup(exc, operation)
+    if wire is None:
+        log.error("unhandled error in %s (request id %s)", operation, request_id, exc_info=exc)
+        message = f"An internal error occurred; quote request id {request_id}."
+        return MappedFault("Server", SERVER_PREFIX + message, message, "InternalError")
+    message = wire.text(exc)
+    prefix = SERVER_PREFIX if wire.code.startswith("Server") else ""
+    return MappedFault(wire.code, prefix + message, message, type(exc).__name__)
 
 
 def _inject_call(ctx: Any) -> None:

@@ -63,7 +63,8 @@ def command_task(template: Sequence[str]) -> Task:
             code = _wait(proc, token, ctx.cancel_grace_s)
         if code != 0:
             raise TaskFailed(f"{argv[0]} exited with status {code}")
-        return TaskResult(rows=None, summary="exit status 0", output_loc=str(out_path))
+        # relative to the data directory, as every task's output: no server path leaves through a dialect
+        return TaskResult(rows=None, summary="exit status 0", output_loc=f"output/{out_path.name}")
 
     return run
 
