@@ -120,13 +120,13 @@ def extract_format(kind: str | None) -> str:
 
 
 def output_url(job: Job, base_url: str) -> str | None:
-    """OutputLoc: an extract's file as an absolute URL clients fetch with a plain GET; a query's MyDB table;
-    nothing for other tasks (their outputs are server files, never shown to a CasJobs client)."""
+    """OutputLoc: an extract's file as an absolute URL clients fetch with a plain GET; a MyDB table (query,
+    upload); nothing else (other tasks' outputs are server files, never shown to a CasJobs client)."""
     if not job.output_loc:
         return None
     if job.task == "extract":
         return f"{base_url}{OUTPUT_PATH}/{job.key}{PurePosixPath(job.output_loc).suffix}"
-    return job.output_loc if job.task == "sql" else None
+    return job.output_loc if job.output_loc.startswith("MyDB.") else None
 
 
 def wire_time(at: datetime | None) -> WireTime:
