@@ -20,9 +20,7 @@ def upgrade() -> None:
 
     op.create_table(
         "jobs",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("key", sa.String(length=32), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=False),
         sa.Column("project", sa.String(length=255), nullable=False),
@@ -56,13 +54,9 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_jobs_owner_id"), ["owner", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_jobs_project_id"), ["project", "id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_jobs_state_heartbeat_at"), ["state", "heartbeat_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_jobs_state_heartbeat_at"), ["state", "heartbeat_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_jobs_state_id"), ["state", "id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_jobs_state_state_changed_at"), ["state", "state_changed_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_jobs_state_state_changed_at"), ["state", "state_changed_at"], unique=False)
 
     op.create_table(
         "users",
@@ -77,9 +71,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "job_events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=32), nullable=False),
