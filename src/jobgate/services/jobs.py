@@ -39,7 +39,7 @@ from jobgate.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from jobgate.domain.states import ACTIVE, Action, JobState, next_state
+from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.auth import Authenticator
 
 JobRef = int | str  # an integer id, or a 32-hex key
@@ -206,18 +206,24 @@ class JobService:
         return outcome
 
     def cancel_many(self, actor: Actor, where: JobFilter, reason: str | None = None) -> list[Outcome]:
-        """Cancel every job the filter selects that the actor may write, in one transaction."""
+        """Cancel every job the filter selects that the actor may write: one compare-and-set per source
+        state for all of them, in one transaction. Jobs already Canceling or final are left as they are."""
         if not actor.is_admin:
             where = replace(where, owner=actor.name)
         with self._uow() as uow:
-            outcomes = []
-            for job in uow.jobs.list_jobs(where):
-                if ignores_cancel(job) or next_state(job.state, Action.CANCEL) is None:
-                    continue
-                outcomes.append(self._apply(uow, job, Action.CANCEL, actor, reason))
+            candidates = [job for job in uow.jobs.list_jobs(where) if not ignores_cancel(job)]
+            moves = [
+                self._move(job, Action.CANCEL, actor, reason, _NO_CHANGE)
+                for job in candidates
+                if job.state in moving_sources(Action.CANCEL)
+            ]
+            moved = uow.jobs.transition_all(moves, self._clock.now()) if moves else []
             uow.commit()
+        prior = {move.job_id: move.expected for move in moves}
+        outcomes = [Outcome(job, prior[job.id], job.state, changed=True) for job in moved]
         for outcome in outcomes:
-            if outcome.changed and outcome.current in ACTIVE:
+            self._observe(Action.CANCEL, actor.protocol)
+            if outcome.current in ACTIVE:
                 self._signal.canceling(outcome.job.id)
         return outcomes
 

@@ -3,7 +3,7 @@
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Row, Update, and_, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -62,14 +62,19 @@ _SETTABLE = ("rows", "result", "error", "output_loc", "runner_id", "started_at",
 
 
 @cache
-def _cas(columns: tuple[str, ...], release_attempt: bool) -> Update:
-    """The compare-and-set UPDATE for one shape of change (which columns it sets), built once."""
+def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) -> Update:
+    """The compare-and-set UPDATE for one shape of change (which columns it sets), built once; `many`
+    moves every listed job that is still in the expected state."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in ("state", "state_changed_at", *columns)}
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
-    where = (jobs.c.id == bindparam("b_id"), jobs.c.state == bindparam("b_expected"), _LIVE)
+    which = jobs.c.id.in_(bindparam("b_ids", expanding=True)) if many else jobs.c.id == bindparam("b_id")
+    where = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
     return update(jobs).where(*where).values(values).returning(*jobs.c)
+
+
+_BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
 
 
 def _job(row: Row[Any] | Mapping[str, Any]) -> Job:
@@ -166,29 +171,29 @@ class SqlJobRepository:
         yield from self._conn.execute(select(jobs.c.id).where(*_conditions(where)).order_by(jobs.c.id)).scalars()
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
-        change = move.change
-        settable: dict[str, tuple[bool, Any]] = {  # column → (is it set by this change, value)
-            "rows": (change.rows is not None, change.rows),
-            "result": (change.result is not None, change.result),
-            "error": (change.error is not None, change.error),
-            "output_loc": (change.output_loc is not None, change.output_loc),
-            "runner_id": (change.runner_id is not None or change.clear_runner, change.runner_id),
-            "started_at": (change.started, now),
-            "ended_at": (change.ended, now),
-            "deleted": (change.deleted, True),
-        }
-        columns = tuple(name for name in _SETTABLE if settable[name][0])
-        params = {"b_id": move.job_id, "b_expected": move.expected.value, "v_state": move.target.value}
-        params |= {"v_state_changed_at": now} | {f"v_{name}": settable[name][1] for name in columns}
-        row = self._conn.execute(_cas(columns, change.release_attempt), params).first()
+        columns, params = _change_params(move, now)
+        row = self._conn.execute(_cas(columns, move.change.release_attempt), params | {"b_id": move.job_id}).first()
         if row is None:
             return None
-        stage = "delete" if change.deleted else move.action.value
-        self._append(
-            move.job_id, row.version, stage, move.status, move.expected, move.target, now,
-            move.actor, move.protocol, move.reason,
-        )  # fmt: skip
+        self._conn.execute(_APPEND, _event_row(move, row.version, now))
         return _job(row)
+
+    def transition_all(self, moves: Sequence[Transition], now: datetime) -> list[Job]:
+        groups: dict[tuple[JobState, JobState], list[Transition]] = {}
+        for move in moves:
+            groups.setdefault((move.expected, move.target), []).append(move)
+        moved: list[Job] = []
+        for group in groups.values():
+            first = group[0]
+            columns, params = _change_params(first, now)
+            cas = _cas(columns, first.change.release_attempt, many=True)
+            for start in range(0, len(group), _BATCH):
+                ids = [move.job_id for move in group[start : start + _BATCH]]
+                rows = self._conn.execute(cas, params | {"b_ids": ids}).all()
+                if rows:
+                    self._conn.execute(_APPEND, [_event_row(first, row.version, now, row.id) for row in rows])
+                moved += [_job(row) for row in rows]
+        return moved
 
     def _append(
         self,
@@ -257,6 +262,40 @@ class SqlJobRepository:
         counts = dict.fromkeys(JobState, 0)
         counts.update({JobState(state): n for state, n in rows})
         return counts
+
+
+def _change_params(move: Transition, now: datetime) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The columns a transition sets besides the state, and the bound values of its UPDATE."""
+    change = move.change
+    settable: dict[str, tuple[bool, Any]] = {  # column → (is it set by this change, value)
+        "rows": (change.rows is not None, change.rows),
+        "result": (change.result is not None, change.result),
+        "error": (change.error is not None, change.error),
+        "output_loc": (change.output_loc is not None, change.output_loc),
+        "runner_id": (change.runner_id is not None or change.clear_runner, change.runner_id),
+        "started_at": (change.started, now),
+        "ended_at": (change.ended, now),
+        "deleted": (change.deleted, True),
+    }
+    columns = tuple(name for name in _SETTABLE if settable[name][0])
+    params = {"b_expected": move.expected.value, "v_state": move.target.value, "v_state_changed_at": now}
+    return columns, params | {f"v_{name}": settable[name][1] for name in columns}
+
+
+def _event_row(move: Transition, seq: int, now: datetime, job_id: int | None = None) -> dict[str, Any]:
+    """The history row of a transition; its seq is the job's new version."""
+    return {
+        "job_id": move.job_id if job_id is None else job_id,
+        "seq": seq,
+        "stage": "delete" if move.change.deleted else move.action.value,
+        "status": move.status,
+        "from_state": move.expected.value,
+        "to_state": move.target.value,
+        "at": now,
+        "actor": move.actor,
+        "protocol": move.protocol.value,
+        "reason": move.reason,
+    }
 
 
 def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
