@@ -126,8 +126,8 @@ class FakeJobRepository:
         self.history.append(JobEvent(moved.id, *event, move.protocol, move.reason))
         return moved
 
-    def transition_all(self, moves: Sequence[Transition], now: datetime) -> list[Job]:
-        return [job for move in moves if (job := self.transition(move, now)) is not None]
+    def transition_all(self, moves: Sequence[Transition], now: datetime) -> set[int]:
+        return {job.id for move in moves if (job := self.transition(move, now)) is not None}
 
     def events(self, job_id: int) -> list[JobEvent]:
         return sorted((e for e in self.history if e.job_id == job_id), key=lambda e: e.seq)

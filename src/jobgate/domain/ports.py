@@ -51,9 +51,9 @@ class JobRepository(Protocol):
         """Compare-and-set plus its event; the moved job, or None when the state was not `expected`."""
         ...
 
-    def transition_all(self, moves: Sequence[Transition], now: datetime) -> list[Job]:
+    def transition_all(self, moves: Sequence[Transition], now: datetime) -> set[int]:
         """Many compare-and-sets sharing one action, actor and change, with their events, in a few
-        statements; the jobs that moved (a job another request moved first is left out)."""
+        statements; the ids of the jobs that moved (one another request moved first is left out)."""
         ...
 
     def events(self, job_id: int) -> list[JobEvent]: ...

@@ -16,6 +16,7 @@ nothing (no write, no event). `delete` keeps the state of a terminal job and hid
 
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import cache
 from typing import Final
 
 
@@ -77,11 +78,13 @@ def next_state(state: JobState, action: Action) -> JobState | None:
     return TRANSITIONS.get((state, action))
 
 
+@cache
 def sources(action: Action) -> frozenset[JobState]:
     """Every state from which `action` is allowed (the WHERE clause of a bulk compare-and-set)."""
     return frozenset(state for (state, act) in TRANSITIONS if act is action)
 
 
+@cache
 def moving_sources(action: Action) -> frozenset[JobState]:
     """States from which `action` really changes the state (self-maps excluded)."""
     return frozenset(state for (state, act), target in TRANSITIONS.items() if act is action and target is not state)

@@ -211,16 +211,18 @@ class JobService:
         if not actor.is_admin:
             where = replace(where, owner=actor.name)
         with self._uow() as uow:
-            candidates = [job for job in uow.jobs.list_jobs(where) if not ignores_cancel(job)]
-            moves = [
-                self._move(job, Action.CANCEL, actor, reason, _NO_CHANGE)
-                for job in candidates
-                if job.state in moving_sources(Action.CANCEL)
-            ]
-            moved = uow.jobs.transition_all(moves, self._clock.now()) if moves else []
+            cancellable = moving_sources(Action.CANCEL)
+            candidates = [j for j in uow.jobs.list_jobs(where) if j.state in cancellable and not ignores_cancel(j)]
+            moves = [self._move(job, Action.CANCEL, actor, reason, _NO_CHANGE) for job in candidates]
+            now = self._clock.now()
+            moved = uow.jobs.transition_all(moves, now) if moves else set()
             uow.commit()
-        prior = {move.job_id: move.expected for move in moves}
-        outcomes = [Outcome(job, prior[job.id], job.state, changed=True) for job in moved]
+        outcomes = [
+            Outcome(replace(job, state=move.target, state_changed_at=now, version=job.version + 1), job.state,
+                    move.target, changed=True)
+            for job, move in zip(candidates, moves, strict=True)
+            if job.id in moved
+        ]  # fmt: skip
         for outcome in outcomes:
             self._observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:

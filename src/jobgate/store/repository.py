@@ -64,14 +64,15 @@ _SETTABLE = ("rows", "result", "error", "output_loc", "runner_id", "started_at",
 @cache
 def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) -> Update:
     """The compare-and-set UPDATE for one shape of change (which columns it sets), built once; `many`
-    moves every listed job that is still in the expected state."""
+    moves every listed job that is still in the expected state and returns only ids and versions."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in ("state", "state_changed_at", *columns)}
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
     which = jobs.c.id.in_(bindparam("b_ids", expanding=True)) if many else jobs.c.id == bindparam("b_id")
     where = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
-    return update(jobs).where(*where).values(values).returning(*jobs.c)
+    returned = (jobs.c.id, jobs.c.version) if many else tuple(jobs.c)
+    return update(jobs).where(*where).values(values).returning(*returned)
 
 
 _BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
@@ -178,11 +179,11 @@ class SqlJobRepository:
         self._conn.execute(_APPEND, _event_row(move, row.version, now))
         return _job(row)
 
-    def transition_all(self, moves: Sequence[Transition], now: datetime) -> list[Job]:
+    def transition_all(self, moves: Sequence[Transition], now: datetime) -> set[int]:
         groups: dict[tuple[JobState, JobState], list[Transition]] = {}
         for move in moves:
             groups.setdefault((move.expected, move.target), []).append(move)
-        moved: list[Job] = []
+        moved: set[int] = set()
         for group in groups.values():
             first = group[0]
             columns, params = _change_params(first, now)
@@ -192,7 +193,7 @@ class SqlJobRepository:
                 rows = self._conn.execute(cas, params | {"b_ids": ids}).all()
                 if rows:
                     self._conn.execute(_APPEND, [_event_row(first, row.version, now, row.id) for row in rows])
-                moved += [_job(row) for row in rows]
+                moved.update(row.id for row in rows)
         return moved
 
     def _append(
