@@ -1,6 +1,7 @@
 """How much CPU *other* processes used during a run (Linux /proc): the machine-wide busy time minus what
 the server's process group, wrk and this harness used. A run that shared the CPUs with something else
-shows it here, where a load average (a one-minute mean, read before the run) can miss it."""
+shows it here, where a load average (a one-minute mean, read before the run) can miss it; so does a run
+during which the machine stalled on I/O (Linux pressure stall information)."""
 
 import os
 import resource
@@ -37,6 +38,15 @@ def _group_cpu(pgid: int) -> float:
     return total / TICK
 
 
+def _io_stall_s() -> float:
+    """Seconds during which every runnable task waited on I/O (PSI "full"), or 0 without /proc/pressure."""
+    try:
+        full = Path("/proc/pressure/io").read_text().splitlines()[1]
+        return int(full.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _own_and_children() -> float:
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -44,21 +54,24 @@ def _own_and_children() -> float:
 
 @dataclass
 class Meter:
-    """Started before a run; `stop()` gives (CPUs used by others, CPUs stolen by the hypervisor)."""
+    """Started before a run; `stop()` gives the CPUs' worth of time other processes used, the CPUs stolen
+    by the hypervisor, and the share of the run during which everything stalled on I/O."""
 
     pgid: int
     busy: float = 0.0
     steal: float = 0.0
     server: float = 0.0
     ours: float = 0.0
+    io: float = 0.0
 
     def start(self) -> "Meter":
         self.busy, self.steal = _machine_busy()
-        self.server, self.ours = _group_cpu(self.pgid), _own_and_children()
+        self.server, self.ours, self.io = _group_cpu(self.pgid), _own_and_children(), _io_stall_s()
         return self
 
-    def stop(self, wall_s: float) -> tuple[float, float]:
+    def stop(self, wall_s: float) -> tuple[float, float, float]:
         busy, steal = _machine_busy()
         server, ours = _group_cpu(self.pgid), _own_and_children()
         foreign = (busy - self.busy) - (server - self.server) - (ours - self.ours)
-        return round(max(foreign, 0.0) / wall_s, 2), round((steal - self.steal) / wall_s, 2)
+        io = (_io_stall_s() - self.io) / wall_s
+        return round(max(foreign, 0.0) / wall_s, 2), round((steal - self.steal) / wall_s, 2), round(io, 3)

@@ -42,6 +42,8 @@ class Sample:
     warmup_non2xx: int = 0  # failed warm-up requests (sent before wrk starts)
     foreign_cpu: float = 0.0  # CPUs' worth of time other processes used during the run (bench/cpu.py)
     steal_cpu: float = 0.0  # CPUs' worth of time the hypervisor stole during the run
+    io_stall: float = 0.0  # share of the run during which every runnable task waited on I/O
+    wal_mb: float | None = None  # SQLite WAL file size after the run (its high-water mark since start)
 
     @property
     def errors(self) -> int:
@@ -62,7 +64,7 @@ def run_wrk(
     done = subprocess.run(
         pinned(argv, CLIENT_CPU if pin else None), capture_output=True, text=True, timeout=duration_s + 60
     )
-    foreign, steal = meter.stop(time.monotonic() - started)
+    foreign, steal, io_stall = meter.stop(time.monotonic() - started)
     with log.open("a") as out:
         out.write(f"$ wrk -c{connections} -d{duration_s}s {base_url}{request.path[:60]}\n{done.stdout}{done.stderr}\n")
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)
@@ -83,6 +85,7 @@ def run_wrk(
         wrapped=raw["requests"] > n,
         foreign_cpu=foreign,
         steal_cpu=steal,
+        io_stall=io_stall,
     )
 
 

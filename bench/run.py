@@ -67,7 +67,7 @@ def save(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=1) + "\n")
 
 
-def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) -> list[str]:
+def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path, command: str) -> list[str]:
     """Run each section; a failing section is reported and skipped, never silently dropped."""
     failed = []
     for name in plan.sections:
@@ -83,6 +83,7 @@ def run_sections(plan: Plan, ctx: Context, results: dict[str, Any], path: Path) 
             section["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             section["plan"] = asdict(plan)
             section["jobgate_commit"] = commit  # the code the section's servers ran
+            section["command"] = command
             results[name] = section
         print(f"   ({name}: {time.monotonic() - started:.0f} s)", flush=True)
         save(results, path)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"jobgate bench ({mode}); scratch in {work}", flush=True)
     try:
         template = store.make_template(work / "template.db", work / "logs")
-        failed = run_sections(plan, Context(plan, work, work / "logs", template), results, path)
+        failed = run_sections(plan, Context(plan, work, work / "logs", template), results, path, results["command"])
     except BaseException:
         print(f"stopped; scratch directory kept: {work}", file=sys.stderr)
         raise

@@ -42,6 +42,8 @@ def measure(
     moved = settle(server, twin, db)
     if workload.writes:
         sample.rows_changed = moved
+    wal = db.with_name(db.name + "-wal")
+    sample.wal_mb = round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0
     return sample
 
 
@@ -74,5 +76,5 @@ def say(label: str, s: Sample) -> None:
     errors = f"  ERRORS {s.errors} (non-2xx {s.non2xx}, socket {s.socket_errors})" if s.errors else ""
     rows = f"  rows {s.rows_changed}/{s.requests}" if s.rows_changed is not None else ""
     figures = f"{s.rps:>9,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:7.2f} ms  load {s.load1:.2f}"
-    figures += f"  others {s.foreign_cpu:.2f} CPU"
+    figures += f"  others {s.foreign_cpu:.2f} CPU" + (f"  I/O stall {s.io_stall:.0%}" if s.io_stall >= 0.01 else "")
     print(f"  {label} {figures}{rows}{errors}", flush=True)
