@@ -200,6 +200,20 @@ def _multicore(results: dict[str, Any]) -> Iterator[str]:
         yield f"| {c} | {_cell(by['1 process'])} | {_cell(by['2 processes'])} | {section['ratios'][c]:.2f}× |"
 
 
+def _cache_expiry(results: dict[str, Any]) -> Iterator[str]:
+    section = results.get("cache-expiry", {})
+    if "results" not in section:
+        yield "Not measured in this run."
+        return
+    yield (
+        f"SOAP GetJobStatus at c={section['connections']}, one client (one wsId+pw) as everywhere here, with the "
+        f"default credential-cache TTL and with a TTL of {section['short_ttl_s']:g} s (expires a few times per run).\n"
+    )
+    yield "| cache TTL | req/s · p50/p99 ms | max ms |\n|---|---|---|"
+    for name, summary in section["results"].items():
+        yield f"| {name} | {_cell(summary)} | {section['max_ms'][name]:,.0f} |"
+
+
 def _oddities(results: dict[str, Any]) -> Iterator[str]:
     """Everything a reader must not miss: errors, wrapped ids, unsteady runs, failed sections."""
     for name, section in results.items():
@@ -215,6 +229,13 @@ def _oddities(results: dict[str, Any]) -> Iterator[str]:
             f"- **Shared machine**: during {len(busy)} of {len(samples)} load runs other processes used more than "
             f"{FOREIGN_CPU_LIMIT} CPU (up to {busy[-1]:.2f} of {results.get('machine', {}).get('cores')}); "
             "those numbers are low and noisy, the ratios less so (every configuration ran under the same conditions)."
+        )
+    expiry = results.get("cache-expiry", {}).get("max_ms", {})
+    if expiry.get("short", 0.0) > 1000:
+        yield (
+            f"- **Credential-cache expiry stalls the server**: with a short TTL the slowest request took "
+            f"{expiry['short']:,.0f} ms (default TTL: {expiry.get('default', 0.0):,.0f} ms); "
+            "see *Credential-cache expiry under load*."
         )
     stalled = [(where, s["io_stall"]) for where, s in _all_samples(results) if s.get("io_stall", 0.0) >= IO_STALL_LIMIT]
     for where, share in stalled:
@@ -252,6 +273,7 @@ def render(results: dict[str, Any]) -> str:
         ("Scaling with the store", _scaling(results)),
         ("Bulk cancel", _bulk(results)),
         ("Multi-core", _multicore(results)),
+        ("Credential-cache expiry under load", _cache_expiry(results)),
         ("Machine", _machine(results)),
         ("Method notes", iter([METHOD])),
     ]

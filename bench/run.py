@@ -23,7 +23,7 @@ from typing import Any, Final
 from bench import machine, report, store
 from bench.plan import Plan
 from bench.runs import Context
-from bench.sections import bulk, cancel_latency, multicore, scaling, throughput
+from bench.sections import bulk, cache_expiry, cancel_latency, multicore, scaling, throughput
 
 SECTIONS: Final[dict[str, Callable[[Context], dict[str, Any]]]] = {
     "throughput": throughput.run,
@@ -31,6 +31,7 @@ SECTIONS: Final[dict[str, Callable[[Context], dict[str, Any]]]] = {
     "scaling": scaling.run,
     "bulk": bulk.run,
     "multicore": multicore.run,
+    "cache-expiry": cache_expiry.run,
 }
 RESULTS: Final = machine.REPO / "bench" / "results"
 
