@@ -1,11 +1,15 @@
 """Who is asking: password, wsid and token checks, the verified-credential cache and the throttle."""
 
+import sys
+import threading
+
 import pytest
 
 from jobgate.domain.errors import BadCredentials
 from jobgate.domain.model import Credentials, Protocol, User
-from jobgate.services import JobService
-from support.fakes import FakeClock, FakeHasher
+from jobgate.services import Authenticator, AuthPolicy, JobService
+from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
+from support.wait import wait_until
 
 PASSWORD = "correct horse"
 WRONG = "battery staple"
@@ -159,3 +163,59 @@ class TestThrottle:
         jobs.add_user("dave", "dave's password")
         self.fail(jobs, 5)
         assert jobs.authenticate(Credentials("dave", "dave's password", "password", "10.9.9.9"), Protocol.CISCO)
+
+
+class _GatedHasher(FakeHasher):
+    """verify() blocks until the test opens the gate, so concurrent checks pile up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.entered = threading.Event(), threading.Semaphore(0)
+
+    def verify(self, hashed: str, password: str) -> bool:
+        self.entered.release()
+        self.gate.wait(10)
+        return super().verify(hashed, password)
+
+
+def parked_in_flight(threads: list[threading.Thread]) -> int:
+    """How many of these threads are waiting on another caller's credential check right now."""
+    frames = sys._current_frames()
+    parked = 0
+    for thread in threads:
+        frame = frames.get(thread.ident or -1)
+        while frame is not None and frame.f_code.co_qualname != "_Flight.wait":
+            frame = frame.f_back
+        parked += frame is not None
+    return parked
+
+
+class TestSingleFlight:
+    @pytest.mark.parametrize("password", [PASSWORD, WRONG])
+    def test_callers_missing_the_cache_together_share_one_password_check(
+        self, uow: FakeUnitOfWork, clock: FakeClock, password: str
+    ) -> None:
+        hasher = _GatedHasher()
+        auth = Authenticator(uow, hasher, clock, AuthPolicy(), secret=b"unit-test-secret")
+        with uow:
+            uow.users.add(User("carol", 77, hasher.hash(PASSWORD)), clock.now())
+            uow.commit()
+        results: list[str] = []
+
+        def login() -> None:
+            try:
+                results.append(auth.authenticate(by_name(password)).name)
+            except BadCredentials:
+                results.append("refused")
+
+        threads = [threading.Thread(target=login) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        assert hasher.entered.acquire(timeout=5)  # the first check is under way; the rest arrive meanwhile
+        wait_until(lambda: parked_in_flight(threads) == 7, 5, message="the other callers never waited")
+        hasher.gate.set()
+        for thread in threads:
+            thread.join(5)
+
+        assert results == ["carol" if password == PASSWORD else "refused"] * 8
+        assert hasher.verify_calls == 1

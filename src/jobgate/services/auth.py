@@ -124,6 +124,24 @@ class Throttle:
             self._failures.pop(key, None)
 
 
+class _Flight:
+    """One credential check in progress; callers with the same credentials wait for its result."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._user: User | None = None
+
+    def settle(self, user: User | None) -> None:
+        self._user = user
+        self._done.set()
+
+    def wait(self) -> User:
+        self._done.wait()
+        if self._user is None:
+            raise BadCredentials()
+        return self._user
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -143,12 +161,36 @@ class Authenticator:
         self.cache = CredentialCache(clock, policy.cache_ttl_s, policy.cache_size, secret)
         self.throttle = Throttle(clock, policy)
         self._dummy_hash: str | None = None
+        self._flights: dict[bytes, _Flight] = {}
+        self._flights_lock = threading.Lock()
 
     def authenticate(self, creds: Credentials) -> User:
         key = self.cache.key(creds)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
+        # single flight: when an entry expires under load, the callers that miss together share one check
+        # instead of each paying a full hash at once (measured: multi-second stalls without this)
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        assert flight is not None
+        if not leader:
+            return flight.wait()
+        try:
+            user = self._verify(creds, key)
+        except BaseException:
+            flight.settle(None)
+            raise
+        finally:
+            with self._flights_lock:
+                self._flights.pop(key, None)
+        flight.settle(user)
+        return user
+
+    def _verify(self, creds: Credentials, key: bytes) -> User:
         # no address (an in-process caller) is no reason to throttle every other such caller together
         keys = (f"{creds.kind}:{creds.login}", *((f"addr:{creds.client}",) if creds.client else ()))
         account = keys[0]
