@@ -44,13 +44,20 @@ class TestOperationsEndpoints:
             server.cli.add_user("alice", "pw")
             server.cli.submit("alice", "sleep", seconds=0.1)
 
-            def scrape_once_finished() -> str | None:
-                text = http.get("/metrics").text
-                return text if 'jobgate_jobs{state="Finished"} 1.0' in text else None
+            wanted = (
+                'jobgate_jobs{state="Finished"} 1.0',
+                'jobgate_transitions_total{action="start",protocol="runner"} 1.0',
+                'jobgate_transitions_total{action="finish",protocol="runner"} 1.0',
+            )
 
-            after = wait_until(scrape_once_finished, timeout=15, message="the job to finish")
-        assert 'jobgate_transitions_total{action="start",protocol="runner"} 1.0' in after
-        assert 'jobgate_transitions_total{action="finish",protocol="runner"} 1.0' in after
+            def scrape_once_counted() -> str | None:
+                # one scrape reads the counters before it counts jobs in the store, so a scrape taken as the
+                # job finishes may show the new state and the old counters: wait for a scrape with both
+                text = http.get("/metrics").text
+                return text if all(line in text for line in wanted) else None
+
+            after = wait_until(scrape_once_counted, timeout=15, message="the job to finish and be counted")
+        assert all(line in after for line in wanted)
 
 
 class TestRequestIds:
