@@ -40,8 +40,9 @@ def throughput(section: dict[str, Any], path: Path) -> Path:
             ax.set_ylabel(label)
             ax.set_title(w.title, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
-        row[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

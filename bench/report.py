@@ -215,21 +215,16 @@ def _cache_expiry(results: dict[str, Any]) -> Iterator[str]:
 
 
 def _oddities(results: dict[str, Any]) -> Iterator[str]:
-    """Everything a reader must not miss: errors, wrapped ids, unsteady runs, failed sections."""
+    """Everything a reader must not miss: failed sections, errors, a busy machine, stalls."""
     for name, section in results.items():
         if isinstance(section, dict) and "failed" in section:
             yield f"- **Section {name} failed**; see the traceback in bench/results."
-    for where, s in _all_samples(results):
+    found = list(_all_samples(results))
+    for where, s in found:
         if s["non2xx"] or s["socket_errors"] or s.get("warmup_non2xx"):
-            yield f"- **{where}: {s['non2xx']} non-2xx, {s['socket_errors']} socket errors** — those numbers are void."
-    samples = [s for _, s in _all_samples(results)]
-    busy = sorted(s.get("foreign_cpu", 0.0) for s in samples if s.get("foreign_cpu", 0.0) > FOREIGN_CPU_LIMIT)
-    if busy:
-        yield (
-            f"- **Shared machine**: during {len(busy)} of {len(samples)} load runs other processes used more than "
-            f"{FOREIGN_CPU_LIMIT} CPU (up to {busy[-1]:.2f} of {results.get('machine', {}).get('cores')}); "
-            "those numbers are low and noisy, the ratios less so (every configuration ran under the same conditions)."
-        )
+            errors = f"{s['non2xx']} non-2xx, {s['socket_errors']} socket errors"
+            yield f"- **{' '.join(where)}: {errors}** — those numbers are void."
+    yield from _busy_machine([s for _, s in found], results.get("machine", {}).get("cores"))
     expiry = results.get("cache-expiry", {}).get("max_ms", {})
     if expiry.get("short", 0.0) > 1000:
         yield (
@@ -237,21 +232,48 @@ def _oddities(results: dict[str, Any]) -> Iterator[str]:
             f"{expiry['short']:,.0f} ms (default TTL: {expiry.get('default', 0.0):,.0f} ms); "
             "see *Credential-cache expiry under load*."
         )
-    stalled = [(where, s["io_stall"]) for where, s in _all_samples(results) if s.get("io_stall", 0.0) >= IO_STALL_LIMIT]
-    for where, share in stalled:
-        yield f"- **I/O stall** during {where}: for {share:.0%} of the run every runnable task waited on I/O."
-    loads = [s["load1"] for s in samples]
+    yield from _io_stalls(found)
+    loads = [s["load1"] for _, s in found]
     if loads:
         yield f"- 1-minute load average before the load runs: {min(loads):.2f} to {max(loads):.2f}."
 
 
-def _all_samples(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name in ("throughput", "scaling", "multicore"):
-        for key, by in results.get(name, {}).get("results", {}).items():
-            for sub, cell in by.items():
-                for cfg, summary in cell.items() if "samples" not in cell else [("", cell)]:
-                    for sample in summary.get("samples", []):
-                        yield f"{name} {key} {sub} {cfg}".strip(), sample
+def _busy_machine(samples: list[dict[str, Any]], cores: int | None) -> Iterator[str]:
+    busy = sorted(s.get("foreign_cpu", 0.0) for s in samples if s.get("foreign_cpu", 0.0) > FOREIGN_CPU_LIMIT)
+    if busy:
+        yield (
+            f"- **Shared machine**: during {len(busy)} of {len(samples)} load runs other processes used more than "
+            f"{FOREIGN_CPU_LIMIT} CPU (up to {busy[-1]:.2f} of {cores}); those numbers are low and noisy, the "
+            "ratios less so (every configuration ran under the same conditions)."
+        )
+
+
+def _io_stalls(found: list[tuple[tuple[str, ...], dict[str, Any]]]) -> Iterator[str]:
+    """One line per section: the runs during which the machine stalled on I/O."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for where, s in found:
+        if s.get("io_stall", 0.0) >= IO_STALL_LIMIT:
+            groups.setdefault(where[0], []).append((" ".join(where[1:]), s["io_stall"]))
+    for group, runs in groups.items():
+        which = ", ".join(dict.fromkeys(label for label, _ in runs))
+        yield (
+            f"- **I/O stall** in {len(runs)} {group} run(s) ({which}): up to {max(x for _, x in runs):.0%} of a "
+            "run during which every runnable task on the machine waited on I/O."
+        )
+
+
+def _all_samples(results: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Every wrk sample with where it came from (section, workload or size, concurrency, configuration)."""
+
+    def walk(path: tuple[str, ...], node: Any) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+        if isinstance(node, dict) and "samples" in node:
+            yield from ((path, sample) for sample in node["samples"])
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                yield from walk((*path, str(key)), child)
+
+    for name in ("throughput", "scaling", "multicore", "cache-expiry"):
+        yield from walk((name,), results.get(name, {}).get("results", {}))
 
 
 def _commands(results: dict[str, Any]) -> str:
