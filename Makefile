@@ -30,6 +30,7 @@ wsdl: $(STAMP)
 	$(BIN)/python -W ignore -m jobgate.dialects.casjobs.wsdlgen casusers > wsdl/casusers.wsdl
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run
 
 clean:
