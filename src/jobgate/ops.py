@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgate.dialects.common import Mounted
 from jobgate.domain.model import Protocol
-from jobgate.domain.states import Action, JobState
+from jobgate.domain.states import Action
 from jobgate.services import JobService
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -171,4 +171,4 @@ def render_index(mounted: Sequence[Mounted]) -> bytes:
     return b"<!DOCTYPE html>\n" + bytes(etree.tostring(page, method="html", encoding="utf-8"))
 
 
-__all__ = ["JobState", "Metrics", "RequestContext", "routes"]
+__all__ = ["Metrics", "RequestContext", "routes"]

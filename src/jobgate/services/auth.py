@@ -12,7 +12,6 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -255,6 +254,3 @@ class Authenticator:
 
     def forget(self, user_name: str) -> None:
         self.cache.drop_user(user_name)
-
-
-PasswordCheck = Callable[[Credentials], User]

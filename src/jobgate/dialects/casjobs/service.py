@@ -14,9 +14,6 @@ Required = Long(min_occurs=1, nillable=False)
 Text = Unicode(min_occurs=0, nillable=False)
 
 
-_login = operations.login
-
-
 def _sql_spec(qry: str | None, context: str | None, taskname: str | None, **extra: Any) -> JobSpec:
     if not qry or not qry.strip():
         raise InvalidRequest("The query is empty.")
@@ -50,7 +47,7 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         SELECT … INTO mydb.table stores its result in your MyDB."""
         call: CallInfo = ctx.udc
         spec = _sql_spec(qry, context, taskname, queue="long")
-        return call.jobs.submit(_login(call, wsid, pw), spec).id
+        return call.jobs.submit(operations.login(call, wsid, pw), spec).id
 
     @rpc(Required, Text, Text, Text, Text, Boolean(min_occurs=1, nillable=False), _returns=Text)
     def ExecuteQuickJob(ctx: Any, wsid: int, pw: str, qry: str, context: str, taskname: str, isSystem: bool) -> str:
@@ -58,7 +55,7 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         [column]:Type descriptors, then one line per row."""
         call: CallInfo = ctx.udc
         spec = _sql_spec(qry, context, taskname, queue="quick", system=bool(isSystem))
-        _job, result = call.jobs.execute(_login(call, wsid, pw), spec)
+        _job, result = call.jobs.execute(operations.login(call, wsid, pw), spec)
         if result.table is None:
             return "\n"
         return wire.quick_csv(result.table)
@@ -69,7 +66,7 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         JobID, TimeSubmit, TimeStart, TimeEnd, Status, Queue, TaskName, Error, Query, Context, Type, and
         WSID (administrators only)."""
         call: CallInfo = ctx.udc
-        actor = _login(call, owner_wsid, owner_pw)
+        actor = operations.login(call, owner_wsid, owner_pw)
         found = wire.parse_conditions(conditions)
         if any(c.key == "wsid" for c in found) and not actor.is_admin:
             raise InvalidRequest("Only administrators may use the WSID condition.")
@@ -88,7 +85,7 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         URL of the file."""
         call: CallInfo = ctx.udc
         params = {"table": _table_name(tableName), "format": wire.extract_format(type)}
-        return call.jobs.submit(_login(call, wsid, pw), JobSpec("extract", params, queue="long")).id
+        return call.jobs.submit(operations.login(call, wsid, pw), JobSpec("extract", params, queue="long")).id
 
     @rpc(Required, Text, Text, Text, Boolean(min_occurs=1, nillable=False), _returns=None)
     def UploadData(ctx: Any, wsid: int, pw: str, tableName: str, data: str, tableExists: bool) -> None:
@@ -98,18 +95,18 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         if not data or not data.strip():
             raise InvalidRequest("The data is empty.")
         params = {"table": _table_name(tableName), "data": data, "exists": bool(tableExists)}
-        call.jobs.execute(_login(call, wsid, pw), JobSpec("upload", params, queue="quick"))
+        call.jobs.execute(operations.login(call, wsid, pw), JobSpec("upload", params, queue="quick"))
 
     @rpc(Required, Text, _returns=wire.ArrayOfCJQueue)
     def GetQueues(ctx: Any, wsid: int, pw: str) -> list[wire.CJQueue]:
         """Returns the queues jobs may run in: a Context and its Timeout in seconds."""
-        _login(ctx.udc, wsid, pw)
+        operations.login(ctx.udc, wsid, pw)
         return [wire.CJQueue(Context="MyDB", Timeout=t) for t in (wire.QUICK_QUEUE, wire.LONG_QUEUE)]
 
     @rpc(Required, Text, _returns=wire.ArrayOfCJType)
     def GetJobTypes(ctx: Any, wsid: int, pw: str) -> list[wire.CJType]:
         """Returns the kinds of jobs this service runs."""
-        _login(ctx.udc, wsid, pw)
+        operations.login(ctx.udc, wsid, pw)
         return [wire.CJType(Type=t, Description=d) for t, d in wire.JOB_TYPES]
 
 

@@ -12,7 +12,7 @@ the two paths' answers by structure for every binding and outcome.
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from lxml import etree
 from spyne.model.primitive import Boolean, Integer32, Long
@@ -103,6 +103,3 @@ class FastLane:
         tag = f"{{{self.tns}}}{shape.result_cls.get_type_name()}"
         root = value_element(shape.result_cls, result, tag, self.protocol, {None: self.tns})
         return 200, XML_DECLARATION + etree.tostring(root, encoding="utf-8")
-
-
-HTTP_TEXT: Final = "text/plain; charset=utf-8"

@@ -15,7 +15,7 @@ from typing import Any, Final
 import anyio.to_thread
 from lxml import etree
 from starlette.datastructures import Headers
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
@@ -346,4 +346,4 @@ def _asmx_error(message: str, kind: str = "InvalidOperationException") -> _Reply
     return _Reply(500, asmx_exception_text(message, kind).encode(), {"content-type": "text/plain; charset=utf-8"})
 
 
-__all__ = ["AsmxRoute", "AsmxService", "CallInfo", "PlainTextResponse", "SoapGateway"]
+__all__ = ["AsmxRoute", "AsmxService", "CallInfo", "SoapGateway"]
