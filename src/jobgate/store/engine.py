@@ -102,9 +102,19 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # A write transaction takes the write lock up front, so a read-then-write never fails with
-        # SQLITE_BUSY on lock upgrade; readers begin deferred and never block writers in WAL mode.
-        immediate = conn.get_execution_options().get("jobgate_write", True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # For SQLAlchemy connections outside a unit of work (migrations); a unit of work has begun its
+        # transaction on the DBAPI connection already (begin_transaction), and the Connection joins it.
+        driver = conn.connection.driver_connection
+        if not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("jobgate_write", True) else "BEGIN")
 
     return engine
+
+
+def begin_transaction(engine: Engine, driver: Any, write: bool) -> None:
+    """Begin a unit of work's transaction on its DBAPI connection. SQLite: a write transaction takes the
+    write lock up front (BEGIN IMMEDIATE), so a read-then-write never fails with SQLITE_BUSY on lock
+    upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): the driver
+    begins on the first statement."""
+    if is_sqlite(engine):
+        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -10,6 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol, Transition, User
 from jobgate.domain.states import JobState
+from jobgate.store.prepared import Link
 from jobgate.store.tables import job_events, jobs, tokens, users
 
 _LIVE = jobs.c.deleted.is_(False)
@@ -75,6 +76,18 @@ def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) ->
     return update(jobs).where(*where).values(values).returning(*returned)
 
 
+_EVENT_COLUMNS: Final = (
+    "job_id",
+    "seq",
+    "stage",
+    "status",
+    "from_state",
+    "to_state",
+    "at",
+    "actor",
+    "protocol",
+    "reason",
+)
 _BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
 
 
@@ -129,8 +142,13 @@ def _user(row: Row[Any]) -> User:
 
 
 class SqlJobRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self._lean = link.lean  # the hot statements: get, get_by_key, transition (see prepared.py)
+
+    @property
+    def _conn(self) -> Connection:
+        return self._link.core
 
     def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
         values = {
@@ -155,11 +173,11 @@ class SqlJobRepository:
         return _job(row)
 
     def get(self, job_id: int) -> Job | None:
-        row = self._conn.execute(_GET, {"b_id": job_id}).first()
+        row = self._lean.first(_GET, {"b_id": job_id})
         return _job(row) if row else None
 
     def get_by_key(self, key: str) -> Job | None:
-        row = self._conn.execute(_GET_BY_KEY, {"b_key": key}).first()
+        row = self._lean.first(_GET_BY_KEY, {"b_key": key})
         return _job(row) if row else None
 
     def list_jobs(self, where: JobFilter) -> list[Job]:
@@ -173,10 +191,10 @@ class SqlJobRepository:
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
-        row = self._conn.execute(_cas(columns, move.change.release_attempt), params | {"b_id": move.job_id}).first()
+        row = self._lean.first(_cas(columns, move.change.release_attempt), params | {"b_id": move.job_id})
         if row is None:
             return None
-        self._conn.execute(_APPEND, _event_row(move, row.version, now))
+        self._lean.run(_APPEND, _event_row(move, row["version"], now), _EVENT_COLUMNS)
         return _job(row)
 
     def transition_all(self, moves: Sequence[Transition], now: datetime) -> set[int]:
@@ -315,8 +333,12 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
 
 
 class SqlUserRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, link: Link) -> None:
+        self._link = link
+
+    @property
+    def _conn(self) -> Connection:
+        return self._link.core
 
     def add(self, user: User, now: datetime) -> None:
         self._conn.execute(
@@ -353,8 +375,12 @@ class SqlUserRepository:
 
 
 class SqlTokenRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, link: Link) -> None:
+        self._link = link
+
+    @property
+    def _conn(self) -> Connection:
+        return self._link.core
 
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
         self._conn.execute(

@@ -1,0 +1,85 @@
+"""The lean statements (store/prepared.py) read and write exactly what SQLAlchemy's own execution does,
+on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans), same history."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from jobgate.app import Components
+from jobgate.domain.model import Actor, Change, Job, JobFilter, JobSpec, Protocol, TaskResult, Transition
+from jobgate.domain.states import Action, JobState
+from jobgate.store import SqlUnitOfWorkFactory
+from jobgate.store.prepared import prepare
+from jobgate.store.repository import _GET, _job
+from jobgate.store.tables import job_events, jobs
+
+SPEC = JobSpec("sleep", {"seconds": 1.5, "tags": ["é", "b"], "nested": {"k": None}}, project="p", name="n")
+
+
+def _core_job(parts: Components, job_id: int) -> Job:
+    with parts.engine.connect() as conn:
+        return _job(conn.execute(_GET, {"b_id": job_id}).one())
+
+
+def _core_events(parts: Components, job_id: int) -> list[tuple[object, ...]]:
+    with parts.engine.connect() as conn:
+        query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.seq)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_a_prepared_read_equals_sqlalchemys(parts: Components, alice: Actor) -> None:
+    job = parts.jobs.submit(alice, SPEC)
+    parts.jobs.claim_next("r1", {"sleep"})
+    parts.jobs.finish(parts.jobs.get(alice, job.id), TaskResult(rows=3, summary="done", output_loc="o.csv"))
+    uow = SqlUnitOfWorkFactory(parts.engine)
+    with uow(write=False) as tx:
+        lean = tx.jobs.get(job.id)
+        by_key = tx.jobs.get_by_key(job.key)
+    assert lean == by_key == _core_job(parts, job.id)
+    assert lean is not None
+    assert lean.params == SPEC.params
+    assert lean.synchronous is False
+    assert lean.started_at is not None
+    assert lean.started_at.tzinfo is UTC
+    assert lean.ended_at is not None
+
+
+def test_a_prepared_transition_writes_what_sqlalchemy_reads_back(parts: Components, alice: Actor) -> None:
+    job = parts.jobs.submit(alice, SPEC)
+    now = datetime(2026, 12, 4, 18, 30, 1, 123456, tzinfo=UTC)
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS,
+                      "why", change=Change(ended=True, error="stopped"))  # fmt: skip
+    with SqlUnitOfWorkFactory(parts.engine)() as tx:
+        moved = tx.jobs.transition(move, now)
+        tx.commit()
+    stored = _core_job(parts, job.id)
+    assert moved == stored
+    assert (stored.state, stored.version, stored.ended_at, stored.error) == (JobState.CANCELLED, 2, now, "stopped")
+    last = _core_events(parts, job.id)[-1]
+    assert last[1:] == (job.id, 2, "cancel", "ok", "Submitted", "Cancelled", now, "alice", "casjobs", "why")
+
+
+def test_a_lost_prepared_compare_and_set_writes_nothing(parts: Components, alice: Actor) -> None:
+    job = parts.jobs.submit(alice, SPEC)
+    move = Transition(job.id, Action.START, JobState.EXECUTING, JobState.FINISHED, "x", Protocol.RUNNER)
+    with SqlUnitOfWorkFactory(parts.engine)() as tx:
+        assert tx.jobs.transition(move, datetime.now(UTC)) is None
+        tx.commit()
+    assert len(_core_events(parts, job.id)) == 1
+
+
+def test_an_uncommitted_unit_of_work_leaves_no_trace(parts: Components, alice: Actor) -> None:
+    job = parts.jobs.submit(alice, SPEC)
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS)
+    with SqlUnitOfWorkFactory(parts.engine)() as tx:
+        assert tx.jobs.transition(move, datetime.now(UTC)) is not None
+        # a Core statement joins the same transaction and sees the uncommitted move
+        assert [j.state for j in tx.jobs.list_jobs(JobFilter(ids=frozenset({job.id})))] == [JobState.CANCELLED]
+    assert _core_job(parts, job.id).state is JobState.SUBMITTED
+    assert len(_core_events(parts, job.id)) == 1
+
+
+def test_statements_with_expanding_lists_are_refused(parts: Components) -> None:
+    with pytest.raises(ValueError, match="expanding"):
+        prepare(select(jobs).where(jobs.c.id.in_([1, 2])), parts.engine.dialect)
