@@ -3,7 +3,7 @@ form, `?WSDL` with the caller's address, `?disco`, and HTTP GET/POST parameter b
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -17,7 +17,7 @@ from starlette.types import Scope
 from jobgate.dialects.common.faults import SOAP11_ENV, SOAP12_ENV, XSD, XSI
 from jobgate.dialects.common.spyne_apps import method_params, operation_doc, operation_names
 
-__all__ = ["BadParameter", "Pages", "bind_parameters", "disco", "operation_names", "wsdl_for"]
+__all__ = ["BadParameter", "Pages", "bind_parameters", "disco", "operation_names", "query_string", "wsdl_for"]
 
 WSDL: Final = "http://schemas.xmlsoap.org/wsdl/"
 _ADDRESS_NS: Final = ("http://schemas.xmlsoap.org/wsdl/soap/", "http://schemas.xmlsoap.org/wsdl/soap12/",
@@ -76,19 +76,24 @@ def disco(location: str, service: str) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 
-def bind_parameters(app: WsgiApplication, op: str, pairs: Sequence[tuple[str, str]]) -> str:
-    """Match HTTP GET/POST names case-insensitively to the declared ones, convert values as .NET would,
-    and return the query string Spyne's HttpRpc reads. Unknown names are ignored, as in ASMX."""
+def bind_parameters(app: WsgiApplication, op: str, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Match HTTP GET/POST names case-insensitively to the declared ones and convert values as .NET
+    would: declared name → value text, in declared order. Unknown names are ignored, as in ASMX."""
     given: dict[str, str] = {}
     for name, value in pairs:
         given.setdefault(name.lower(), value)
-    out = []
+    out = {}
     for name, cls in method_params(app, op).items():
         found = given.get(name.lower())
         if found is None:
             raise BadParameter(f"Missing parameter: {name}.", "InvalidOperationException")
-        out.append((name, _convert(found, cls)))
-    return urlencode(out, quote_via=quote)
+        out[name] = _convert(found, cls)
+    return out
+
+
+def query_string(values: Mapping[str, str]) -> str:
+    """Bound parameters as the query string Spyne's HttpRpc reads."""
+    return urlencode(list(values.items()), quote_via=quote)
 
 
 def check_soap_values(app: WsgiApplication, op: str, request: Any) -> None:

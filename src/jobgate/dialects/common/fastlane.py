@@ -73,6 +73,9 @@ class FastLane:
         self.protocol = app.app.out_protocol
         self.ops = dict(ops)
         self.shapes = {op: shape_of(app, op) for op in ops}
+        # answers whose result is None, a bool or a small int (CancelJob, GetJobStatus) are the same
+        # bytes every time: rendered once each
+        self._rendered: dict[tuple[Any, ...], bytes] = {}
 
     def call(self, op: str, call: Any, values: Mapping[str, str]) -> tuple[Any, MappedFault | None]:
         try:
@@ -84,6 +87,9 @@ class FastLane:
         result, fault = self.call(op, call, values)
         if fault is not None:
             return 500, soap_fault(version, fault.faultcode, fault.faultstring)
+        return 200, self._memo((version, op, result), self._envelope, version, op, result)
+
+    def _envelope(self, version: SoapVersion, op: str, result: Any) -> bytes:
         ns = version.envelope_ns
         envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "tns": self.tns})
         response = etree.SubElement(etree.SubElement(envelope, f"{{{ns}}}Body"), f"{{{self.tns}}}{op}Response")
@@ -91,15 +97,27 @@ class FastLane:
         if shape.result_name is not None:
             result_element = etree.SubElement(response, f"{{{self.tns}}}{shape.result_name}")
             result_element.text = self.protocol.to_unicode(shape.result_cls, result)
-        return 200, bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+        return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
     def http(self, op: str, call: Any, values: Mapping[str, str]) -> tuple[int, bytes]:
         result, fault = self.call(op, call, values)
         if fault is not None:
             return 500, asmx_exception_text(fault.message, fault.kind).encode()
+        return 200, self._memo(("http", op, result), self._http_answer, op, result)
+
+    def _http_answer(self, op: str, result: Any) -> bytes:
         shape = self.shapes[op]
         if shape.result_name is None:
-            return 200, b""
+            return b""
         tag = f"{{{self.tns}}}{shape.result_cls.get_type_name()}"
         root = value_element(shape.result_cls, result, tag, self.protocol, {None: self.tns})
-        return 200, XML_DECLARATION + etree.tostring(root, encoding="utf-8")
+        return XML_DECLARATION + etree.tostring(root, encoding="utf-8")
+
+    def _memo(self, key: tuple[Any, ...], render: Callable[..., bytes], *args: Any) -> bytes:
+        result = key[-1]
+        if not (result is None or isinstance(result, bool) or (isinstance(result, int) and -1024 <= result <= 1024)):
+            return render(*args)
+        found = self._rendered.get(key)
+        if found is None:
+            found = self._rendered[key] = render(*args)
+        return found

@@ -15,7 +15,6 @@ from typing import Any, Final
 import anyio.to_thread
 from lxml import etree
 from starlette.datastructures import Headers
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
@@ -109,9 +108,12 @@ class SoapGateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = await self._dispatch(scope, receive)
-        if reply is not None:
-            response = Response(reply.body, status_code=reply.status, headers=reply.headers)
-            await response(scope, receive, send)
+        if reply is None:
+            return
+        headers = [(b"content-length", str(len(reply.body)).encode())]
+        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply.body})
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> _Reply | None:
         op_segment = scope["path"][len(self.service.path) :].strip("/")
@@ -172,15 +174,15 @@ class SoapGateway:
             except (UnicodeDecodeError, ValueError):
                 return _asmx_error("Request format is invalid: the form is not valid UTF-8 url-encoding.")
         try:
-            query = asmx.bind_parameters(self.service.apps.http, op, pairs)
+            values = asmx.bind_parameters(self.service.apps.http, op, pairs)
         except asmx.BadParameter as bad:
             return _asmx_error(str(bad), bad.kind)
-        environ = self._environ(scope, "GET", f"/{op}", query, b"", "http-get" if body is None else "http-post")
-        inline = self._may_inline(op, {k.lower(): v for k, v in reversed(pairs)}, environ)
+        call = self._call_info(scope, "http-get" if body is None else "http-post")
+        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, call)
         if inline and self.fast is not None and op in self.fast.ops:
-            status, answer = self.fast.http(op, environ[CALL_KEY], dict(urllib.parse.parse_qsl(query)))
-            kind = "text/xml; charset=utf-8" if status == 200 else "text/plain; charset=utf-8"
-            return _Reply(status, answer, {"content-type": kind})
+            status, answer = self.fast.http(op, call, values)
+            return _Reply(status, answer, _XML if status == 200 else _TEXT)
+        environ = self._environ(scope, call, "GET", f"/{op}", asmx.query_string(values))
         return await self._call_spyne(self.service.apps.http, environ, inline)
 
     # -- SOAP ---------------------------------------------------------------------------------------------
@@ -204,20 +206,20 @@ class SoapGateway:
         checked = self._check_envelope(root, version, action)
         if isinstance(checked, _Reply):
             return checked
-        binding = "soap12" if version is SoapVersion.SOAP12 else "soap11"
         app = self.service.apps.soap12 if version is SoapVersion.SOAP12 else self.service.apps.soap11
-        environ = self._environ(scope, "POST", "/", "", b"", binding, content_type)
-        environ[TREE_KEY] = root
         op = etree.QName(checked).localname
         try:
             asmx.check_soap_values(app, op, checked)
         except asmx.BadParameter as bad:
             return _fault(version, "Client", READ_PREFIX + str(bad))
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
-        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, environ)
+        call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
+        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, call)
         if inline and self.fast is not None and op in self.fast.ops:
-            status, answer = self.fast.soap(version, op, environ[CALL_KEY], values)
-            return _Reply(status, answer, {"content-type": version.content_type})
+            status, answer = self.fast.soap(version, op, call, values)
+            return _Reply(status, answer, _SOAP_HEADERS[version])
+        environ = self._environ(scope, call, "POST", "/", "", content_type)
+        environ[TREE_KEY] = root
         reply = await self._call_spyne(app, environ, inline)
         if reply.status == 500:
             reply.body = reshape_fault(version, reply.body)
@@ -244,41 +246,37 @@ class SoapGateway:
                 return _fault(version, "Client", text)
         return request
 
-    def _may_inline(self, op: str, values: Mapping[str, str], environ: Mapping[str, Any]) -> bool:
+    def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo) -> bool:
         if not self.options.inline_hot_path or op not in self.service.inline_ops or self.service.credentials is None:
             return False
-        creds = self.service.credentials(op, values, environ[CALL_KEY].client)
+        creds = self.service.credentials(op, values, call.client)
         return creds is not None and self.jobs.auth.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
-    def _environ(
-        self,
-        scope: Scope,
-        method: str,
-        path: str,
-        query: str,
-        body: bytes,
-        binding: str,
-        content_type: str = "",
-    ) -> dict[str, Any]:
+    def _call_info(self, scope: Scope, binding: str) -> CallInfo:
         client = scope.get("client") or ("", 0)
         request_id = scope.get("state", {}).get("request_id", "-")
-        server = scope.get("server") or ("127.0.0.1", 80)
         base_url = asmx.request_base_url(scope, self.options.public_url)
+        return CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol, base_url)
+
+    def _environ(
+        self, scope: Scope, call: CallInfo, method: str, path: str, query: str, content_type: str = ""
+    ) -> dict[str, Any]:
+        server = scope.get("server") or ("127.0.0.1", 80)
         return {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": self.service.path,
             "PATH_INFO": path,
             "QUERY_STRING": query,
             "CONTENT_TYPE": content_type or "text/xml",
-            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_LENGTH": "0",
             "SERVER_NAME": str(server[0]),
             "SERVER_PORT": str(server[1]),
             "SERVER_PROTOCOL": "HTTP/1.1",
             "wsgi.input": _EMPTY,
             "wsgi.url_scheme": scope.get("scheme", "http"),
             "wsgi.errors": _NullErrors(),
-            CALL_KEY: CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol, base_url),
+            CALL_KEY: call,
         }
 
     async def _call_spyne(self, app: Any, environ: dict[str, Any], inline: bool = False) -> _Reply:
@@ -325,6 +323,8 @@ class _NullErrors:
 
 _EMPTY: Final = _EmptyInput()
 _XML: Final = {"content-type": "text/xml; charset=utf-8"}
+_TEXT: Final = {"content-type": "text/plain; charset=utf-8"}
+_SOAP_HEADERS: Final = {version: {"content-type": version.content_type} for version in SoapVersion}
 _HTML: Final = {"content-type": "text/html; charset=utf-8"}
 
 

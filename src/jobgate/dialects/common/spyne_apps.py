@@ -5,6 +5,7 @@ tree handed to Spyne (no second parse), and ASMX-shaped HTTP GET/POST output."""
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from lxml import etree
@@ -187,8 +188,10 @@ def asmx_exception_text(message: str, kind: str) -> str:
     )
 
 
+@cache
 def method_params(app: WsgiApplication, op: str) -> dict[str, type[ModelBase]]:
-    """An operation's declared parameters, in order (HTTP GET/POST names are matched against these)."""
+    """An operation's declared parameters, in order (HTTP GET/POST names are matched against these).
+    Cached: applications are built once at start-up; callers must not change the dict."""
     descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
     return dict(descriptor.in_message._type_info)
 
