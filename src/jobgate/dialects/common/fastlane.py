@@ -120,4 +120,4 @@ class FastLane:
         found = self._rendered.get(key)
         if found is None:
             found = self._rendered[key] = render(*args)
-        return found
+        return bytes(found)
