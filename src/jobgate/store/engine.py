@@ -37,6 +37,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> Callable[[], None]:
+    every_s = float(__import__("os").environ.get("XCKS", every_s))
     """Checkpoint the SQLite WAL from a background thread (an auto-checkpoint inside a commit stalls that
     request ~30 ms once every few hundred writes). Returns the function that stops it."""
     if not is_sqlite(engine):
@@ -69,7 +70,7 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.execute(f"PRAGMA wal_checkpoint({__import__('os').environ.get('XCK', 'passive').upper()})")
         row = cursor.fetchone()
         cursor.close()
         assert row is not None
@@ -96,7 +97,7 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        if background_checkpoint:
+        if background_checkpoint and __import__("os").environ.get("XCK", "passive") != "auto":
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 

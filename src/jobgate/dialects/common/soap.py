@@ -102,6 +102,7 @@ class SoapGateway:
             service.name, service.path, service.apps.http, service.description, service.http_bindings
         )
         self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
+        self._actions = {op: service.soap_action(op) for op in self._ops.values()}
         self.fast = None
         if options.fast_lane and service.fast_ops:
             self.fast = FastLane(service.apps.soap11, service.fast_ops, service.apps.soap11.app.errors)
@@ -237,11 +238,12 @@ class SoapGateway:
         if request is None:
             return _fault(version, "Client", READ_PREFIX + "The SOAP Body holds no request element.")
         op = etree.QName(request)
-        if op.namespace != self.service.tns or op.localname not in self._ops.values():
+        expected = self._actions.get(op.localname) if op.namespace == self.service.tns else None
+        if expected is None:
             return _fault(version, "Client", f"Server did not recognize the value of request element: {op.text}.")
         if self.service.check_soap_action and action is not None:
             action = action.strip().strip('"')
-            if action != self.service.soap_action(op.localname):
+            if action != expected:
                 text = f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
                 return _fault(version, "Client", text)
         return request

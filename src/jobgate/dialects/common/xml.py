@@ -6,6 +6,7 @@ SOAP 1.2 §5), processing instructions other than the XML declaration, nesting d
 encoding. Entities are never resolved, no DTD is loaded, nothing is fetched from the network or read from a file.
 """
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -55,12 +56,22 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+_local = threading.local()  # an lxml parser may be reused, but not by two threads at once
+
+
+def _thread_parser() -> etree.XMLParser:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _parser()
+    return parser
+
+
 def parse(body: bytes, limits: Limits = Limits()) -> etree._Element:
     """Parse an untrusted body once; the tree it returns is the only parse the request gets."""
     if not body.strip():
         raise XmlRefused("Root element is missing.", malformed=True)
     try:
-        root = etree.fromstring(body, _parser())
+        root = etree.fromstring(body, _thread_parser())
     except etree.XMLSyntaxError as exc:
         text = str(exc).lower()
         if any(marker in text for marker in _DTD_ERRORS):
