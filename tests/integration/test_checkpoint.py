@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from jobgate.store.engine import checkpoint, make_engine
+from jobgate.store import SqlUnitOfWorkFactory
+from jobgate.store.engine import checkpoint, make_engine, start_checkpointer
 from jobgate.store.migrate import upgrade
 
 FILL = (
@@ -21,3 +22,33 @@ def test_background_checkpoint_moves_the_whole_wal_into_the_database(tmp_path: P
     engine.dispose()
     assert (busy, moved) == (0, wal_pages)
     assert wal_pages > 100  # nothing was checkpointed by the commits themselves
+
+
+def test_under_unbroken_writes_the_checkpointer_starts_the_wal_over(tmp_path: Path) -> None:
+    """A PASSIVE checkpoint cannot catch up with writers that never pause; past the limit the checkpointer
+    escalates to RESTART, so the WAL file stops growing (without it: one page per write, forever)."""
+    db = tmp_path / "busy.db"
+    engine = make_engine(f"sqlite:///{db}", background_checkpoint=True)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO counter VALUES (0)")
+    uow = SqlUnitOfWorkFactory(engine)
+    stop = start_checkpointer(engine, every_s=0.01, restart_pages=200)
+    wal = db.with_name(db.name + "-wal")
+    sizes = []
+    try:
+        for start in range(0, 6000, 200):
+            for _ in range(200):  # unbroken: each write begins as soon as the last one committed
+                with uow() as tx:
+                    tx.jobs._conn.exec_driver_sql("UPDATE counter SET n = n + 1")
+                    tx.jobs._conn.exec_driver_sql("INSERT INTO counter VALUES (?)", (start,))
+                    tx.commit()
+            sizes.append(wal.stat().st_size)
+    finally:
+        stop()
+        engine.dispose()
+    pages = 4096
+    grown_without_reset = 6000 * 2 * pages  # at least two pages per transaction had the WAL never restarted
+    assert max(sizes) < grown_without_reset / 4, sizes
+    assert sizes.index(max(sizes)) < len(sizes) - 1 or len(set(sizes)) == 1, sizes

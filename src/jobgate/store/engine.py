@@ -3,7 +3,8 @@
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -11,6 +12,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_EVERY_S = 0.5
+WAL_RESTART_PAGES = 16_384  # 64 MiB of 4 KiB pages
+WAL_KEEP_BYTES = 64 * 1024 * 1024  # what a reset WAL file is trimmed to
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,19 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> Callable[[], None]:
-    every_s = float(__import__("os").environ.get("XCKS", every_s))
+def start_checkpointer(
+    engine: Engine, every_s: float = CHECKPOINT_EVERY_S, restart_pages: int = WAL_RESTART_PAGES
+) -> Callable[[], None]:
     """Checkpoint the SQLite WAL from a background thread (an auto-checkpoint inside a commit stalls that
-    request ~30 ms once every few hundred writes). Returns the function that stops it."""
+    request ~30 ms once every few hundred writes). Returns the function that stops it.
+
+    A PASSIVE checkpoint never waits for anyone, but under unbroken writes it never catches up either, so
+    SQLite never starts the WAL over (measured: 300 MB after 5 s of CancelJob at 1,700/s). Once the WAL
+    holds more than `restart_pages`, a RESTART checkpoint follows the PASSIVE one: writers wait for the
+    few frames the PASSIVE pass left (a few ms), and the next write starts the WAL from its beginning;
+    `journal_size_limit` then trims the file. SQLite's busy handler is not fair (a writer that begins
+    again at once can starve the checkpoint for ever), so while it runs, this process's writers wait at
+    a gate before they begin."""
     if not is_sqlite(engine):
         return lambda: None
     stop = threading.Event()
@@ -48,7 +60,10 @@ def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> C
         failing = False
         while not stop.wait(every_s):
             try:
-                checkpoint(engine)
+                _busy, wal_pages, _moved = checkpoint(engine)
+                if wal_pages > restart_pages:
+                    with _write_gate(engine):  # no new writer in this process may begin meanwhile
+                        checkpoint(engine, "RESTART")
                 failing = False
             except Exception as exc:
                 if not failing:  # once per run of failures, not twice a second
@@ -65,12 +80,12 @@ def start_checkpointer(engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> C
     return halt
 
 
-def checkpoint(engine: Engine) -> tuple[int, int, int]:
-    """One PASSIVE checkpoint, outside any transaction (inside one SQLite refuses it): (busy, log, done)."""
+def checkpoint(engine: Engine, mode: Literal["PASSIVE", "RESTART"] = "PASSIVE") -> tuple[int, int, int]:
+    """One checkpoint, outside any transaction (inside one SQLite refuses it): (busy, log, done)."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute(f"PRAGMA wal_checkpoint({__import__('os').environ.get('XCK', 'passive').upper()})")
+        cursor.execute(f"PRAGMA wal_checkpoint({mode})")
         row = cursor.fetchone()
         cursor.close()
         assert row is not None
@@ -97,8 +112,9 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        if background_checkpoint and __import__("os").environ.get("XCK", "passive") != "auto":
+        if background_checkpoint:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -118,4 +134,19 @@ def begin_transaction(engine: Engine, driver: Any, write: bool) -> None:
     upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): the driver
     begins on the first statement."""
     if is_sqlite(engine):
+        if write:
+            with _write_gate(engine):  # closed only while the checkpointer restarts the WAL
+                pass
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+_gates: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()
+_gates_lock = threading.Lock()
+
+
+def _write_gate(engine: Engine) -> threading.Lock:
+    gate = _gates.get(engine)
+    if gate is None:
+        with _gates_lock:
+            gate = _gates.setdefault(engine, threading.Lock())
+    return gate

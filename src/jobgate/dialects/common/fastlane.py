@@ -111,13 +111,13 @@ class FastLane:
             return b""
         tag = f"{{{self.tns}}}{shape.result_cls.get_type_name()}"
         root = value_element(shape.result_cls, result, tag, self.protocol, {None: self.tns})
-        return XML_DECLARATION + etree.tostring(root, encoding="utf-8")
+        return XML_DECLARATION + bytes(etree.tostring(root, encoding="utf-8"))
 
     def _memo(self, key: tuple[Any, ...], render: Callable[..., bytes], *args: Any) -> bytes:
         result = key[-1]
         if not (result is None or isinstance(result, bool) or (isinstance(result, int) and -1024 <= result <= 1024)):
             return render(*args)
-        found = self._rendered.get(key)
+        found: bytes | None = self._rendered.get(key)
         if found is None:
             found = self._rendered[key] = render(*args)
-        return bytes(found)
+        return found
