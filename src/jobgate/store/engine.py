@@ -122,11 +122,11 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # For SQLAlchemy connections outside a unit of work (migrations); a unit of work has begun its
-        # transaction on the DBAPI connection already (begin_transaction), and the Connection joins it.
+        # For SQLAlchemy connections outside a unit of work (migrations): they write. A unit of work has
+        # begun its transaction on the DBAPI connection already, and the Connection joins it.
         driver = conn.connection.driver_connection
         if not driver.in_transaction:
-            driver.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("jobgate_write", True) else "BEGIN")
+            begin_transaction(conn.engine, driver, write=True)
 
     return engine
 

@@ -78,22 +78,22 @@ class Lean:
     def first(
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None = None
     ) -> dict[str, Any] | None:
-        prepared = prepare(statement, self._dialect, column_keys)
-        cursor = self._driver.cursor()
-        try:
-            cursor.execute(prepared.sql, prepared.parameters(values))
-            raw = cursor.fetchone()
-        finally:
-            cursor.close()
+        prepared, raw = self._execute(statement, values, column_keys, fetch=True)
         return None if raw is None else prepared.row(raw)
 
     def run(
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None = None
     ) -> None:
+        self._execute(statement, values, column_keys, fetch=False)
+
+    def _execute(
+        self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None, fetch: bool
+    ) -> tuple[Prepared, Sequence[Any] | None]:
         prepared = prepare(statement, self._dialect, column_keys)
         cursor = self._driver.cursor()
         try:
             cursor.execute(prepared.sql, prepared.parameters(values))
+            return prepared, cursor.fetchone() if fetch else None
         finally:
             cursor.close()
 

@@ -141,14 +141,20 @@ def _user(row: Row[Any]) -> User:
     return User(m["name"], m["wsid"], m["password_hash"], frozenset(m["groups"]))
 
 
-class SqlJobRepository:
+class _Repository:
+    """Runs its statements on the unit of work's link: `_conn` (Core, made on first use) or `_lean`."""
+
     def __init__(self, link: Link) -> None:
         self._link = link
-        self._lean = link.lean  # the hot statements: get, get_by_key, transition (see prepared.py)
+        self._lean = link.lean
 
     @property
     def _conn(self) -> Connection:
         return self._link.core
+
+
+class SqlJobRepository(_Repository):
+    """The hot statements (get, get_by_key, transition) run lean; see prepared.py."""
 
     def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
         values = {
@@ -332,14 +338,7 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-class SqlUserRepository:
-    def __init__(self, link: Link) -> None:
-        self._link = link
-
-    @property
-    def _conn(self) -> Connection:
-        return self._link.core
-
+class SqlUserRepository(_Repository):
     def add(self, user: User, now: datetime) -> None:
         self._conn.execute(
             insert(users).values(
@@ -374,14 +373,7 @@ class SqlUserRepository:
         return [_user(row) for row in self._conn.execute(select(users).order_by(users.c.name))]
 
 
-class SqlTokenRepository:
-    def __init__(self, link: Link) -> None:
-        self._link = link
-
-    @property
-    def _conn(self) -> Connection:
-        return self._link.core
-
+class SqlTokenRepository(_Repository):
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
         self._conn.execute(
             insert(tokens).values(token_hash=token_hash, owner=owner, kind=kind, created_at=now, expires_at=expires_at)
