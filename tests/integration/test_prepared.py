@@ -1,7 +1,9 @@
 """The lean statements (store/prepared.py) read and write exactly what SQLAlchemy's own execution does,
 on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans), same history."""
 
+import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.prepared import prepare
 from jobgate.store.repository import _GET, _job
 from jobgate.store.tables import job_events, jobs
+from jobgate.store.unit_of_work import SqlUnitOfWork
 
 SPEC = JobSpec("sleep", {"seconds": 1.5, "tags": ["é", "b"], "nested": {"k": None}}, project="p", name="n")
 
@@ -83,3 +86,42 @@ def test_an_uncommitted_unit_of_work_leaves_no_trace(parts: Components, alice: A
 def test_statements_with_expanding_lists_are_refused(parts: Components) -> None:
     with pytest.raises(ValueError, match="expanding"):
         prepare(select(jobs).where(jobs.c.id.in_([1, 2])), parts.engine.dialect)
+
+
+def _driver_of(tx: SqlUnitOfWork) -> Any:
+    assert tx._link is not None
+    return tx._link.lean._driver
+
+
+def test_a_sqlite_unit_of_work_reuses_an_idle_connection_and_leaves_it_clean(parts: Components, alice: Actor) -> None:
+    job = parts.jobs.submit(alice, SPEC)
+    uow = SqlUnitOfWorkFactory(parts.engine)
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS)
+    failed = uow()
+    with failed:
+        first = _driver_of(failed)
+        assert failed.jobs.transition(move, datetime.now(UTC)) is not None
+        # no commit: the request broke off mid-write
+    with uow(write=False) as tx:
+        again = _driver_of(tx)
+        assert tx.jobs.get(job.id) == _core_job(parts, job.id)
+    assert _core_job(parts, job.id).state is JobState.SUBMITTED  # the broken-off write left no trace
+    if parts.engine.dialect.name == "sqlite":
+        assert again is first  # the spare, not a fresh pool checkout
+        assert not again.in_transaction
+    else:
+        assert uow._spares is None  # PostgreSQL connections go back to the pool, which pings them
+
+
+def test_dispose_closes_the_spare_sqlite_connections(parts: Components) -> None:
+    if parts.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps no spare connections")
+    uow = SqlUnitOfWorkFactory(parts.engine)
+    with uow(write=False) as tx:
+        driver = _driver_of(tx)
+    parts.engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        driver.execute("SELECT 1")
+    with uow(write=False) as tx:  # a fresh connection from the new pool
+        assert _driver_of(tx) is not driver
+        tx.jobs.get(1)

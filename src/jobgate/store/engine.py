@@ -1,6 +1,8 @@
 """Engines: SQLite in WAL mode, busy timeout, immediate write transactions; PostgreSQL via psycopg 3."""
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Literal
@@ -60,6 +62,7 @@ def start_checkpointer(
     stop = threading.Event()
 
     def loop() -> None:
+        _yield_cpu()
         failing = False
         while not stop.wait(every_s):
             try:
@@ -81,6 +84,13 @@ def start_checkpointer(
         thread.join(5)
 
     return halt
+
+
+def _yield_cpu() -> None:
+    """Run this thread at the lowest CPU priority (Linux: nice is per thread), so a checkpoint's copying
+    never takes the core from a request in flight; it still runs whenever the request path waits."""
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere checkpoints keep the default priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def checkpoint(engine: Engine, mode: Literal["PASSIVE", "RESTART"] = "PASSIVE") -> tuple[int, int, int]:

@@ -34,7 +34,7 @@ class Prepared:
     positional: bool
     binds: tuple[_Bind, ...]
     columns: tuple[str, ...]  # result column keys, in order (empty: the statement returns no rows)
-    results: tuple[Processor, ...]
+    processed: tuple[tuple[str, Callable[[Any], Any]], ...]  # the columns whose values SQLAlchemy converts
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         out = []
@@ -44,10 +44,12 @@ class Prepared:
         return out if self.positional else {bind.name: value for bind, value in zip(self.binds, out, strict=True)}
 
     def row(self, raw: Sequence[Any]) -> dict[str, Any]:
-        return {
-            name: value if process is None or value is None else process(value)
-            for name, process, value in zip(self.columns, self.results, raw, strict=True)
-        }
+        out = dict(zip(self.columns, raw, strict=True))
+        for name, process in self.processed:
+            value = out[name]
+            if value is not None:
+                out[name] = process(value)
+        return out
 
 
 @lru_cache(maxsize=256)
@@ -65,8 +67,9 @@ def prepare(statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, 
     assert order is not None
     exported = getattr(statement, "exported_columns", ())
     columns = tuple(column.key for column in exported)
-    results = tuple(column.type._cached_result_processor(dialect, None) for column in exported)
-    return Prepared(str(compiled), compiled.positional, tuple(by_name[name] for name in order), columns, results)
+    results = ((column.key, column.type._cached_result_processor(dialect, None)) for column in exported)
+    processed = tuple((key, process) for key, process in results if process is not None)
+    return Prepared(str(compiled), compiled.positional, tuple(by_name[name] for name in order), columns, processed)
 
 
 class Lean:
@@ -101,8 +104,8 @@ class Lean:
 class Link:
     """What repositories run statements on: `lean` (prepared, DBAPI) and `core` (SQLAlchemy, made lazily)."""
 
-    def __init__(self, engine: Engine, raw: Any) -> None:
-        self._engine, self._raw = engine, raw
+    def __init__(self, engine: Engine, raw: Any, spares: Any = None) -> None:
+        self._engine, self._raw, self._spares = engine, raw, spares
         self._core: Connection | None = None
         self.lean = Lean(raw.driver_connection, engine.dialect)
 
@@ -119,11 +122,17 @@ class Link:
             self._raw.commit()
 
     def close(self) -> None:
-        """Roll back whatever was not committed and hand the connection back to the pool."""
+        """Roll back whatever was not committed and hand the connection back (to the spares, if any, else
+        to the pool)."""
         if self._core is not None:
             self._core.close()  # rolls back its transaction and returns the pooled connection
+            return
+        try:
+            self._raw.rollback()  # a no-op after commit()
+        except BaseException:
+            self._raw.close()
+            raise
+        if self._spares is not None:
+            self._spares.give_back(self._raw)
         else:
-            try:
-                self._raw.rollback()  # a no-op after commit()
-            finally:
-                self._raw.close()
+            self._raw.close()

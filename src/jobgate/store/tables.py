@@ -1,5 +1,6 @@
 """Tables, indexes and constraints: the only place column names live."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,17 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | None) -> datetime | None:
+            # SQLite keeps naive UTC as ISO text; one C-level parse instead of the regex-based processor plus
+            # process_result_value (measured 0.4 vs 1.8 µs, five of them per job row)
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return from_text
 
 
 def _one_of(column: str, values: list[str]) -> str:

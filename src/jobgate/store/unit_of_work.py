@@ -5,13 +5,19 @@ run on it directly (prepared.py); a SQLAlchemy `Connection` over the same pooled
 when a repository runs any other statement, and joins the transaction already open. Measured: a read unit
 of work through `engine.connect()` + `begin()` + rollback + close cost ~35 µs of SQLAlchemy machinery, more
 than the primary-key read inside it.
+
+On SQLite the factory also keeps the connections its units of work hand back (`Spares`) instead of
+checking them into SQLAlchemy's pool each time: a pool checkout + reset + checkin costs ~12 µs, a list
+pop + push ~0.1 µs, and a GetJobStatus is ~100 µs in all. PostgreSQL connections always go back to the
+pool, which pings them before reuse (a server restart must not break the next request).
 """
 
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
-from jobgate.store.engine import begin_transaction
+from jobgate.store.engine import begin_transaction, is_sqlite
 from jobgate.store.prepared import Link
 from jobgate.store.repository import SqlJobRepository, SqlTokenRepository, SqlUserRepository
 
@@ -21,18 +27,18 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     tokens: SqlTokenRepository
 
-    def __init__(self, engine: Engine, write: bool) -> None:
-        self._engine, self._write = engine, write
+    def __init__(self, engine: Engine, write: bool, spares: "Spares | None" = None) -> None:
+        self._engine, self._write, self._spares = engine, write, spares
         self._link: Link | None = None
 
     def __enter__(self) -> "SqlUnitOfWork":
-        raw = self._engine.raw_connection()
+        raw = self._spares.take() if self._spares is not None else self._engine.raw_connection()
         try:
             begin_transaction(self._engine, raw.driver_connection, self._write)
         except BaseException:
             raw.close()
             raise
-        self._link = link = Link(self._engine, raw)
+        self._link = link = Link(self._engine, raw, self._spares)
         self.jobs = SqlJobRepository(link)
         self.users = SqlUserRepository(link)
         self.tokens = SqlTokenRepository(link)
@@ -52,9 +58,45 @@ class SqlUnitOfWork:
             self._link = None
 
 
+SPARE_CONNECTIONS = 10  # the engine's pool size: more than the event loop plus the busiest thread pool use
+
+
+def _file_sqlite(engine: Engine) -> bool:
+    """A SQLite file (an in-memory database lives in one connection per thread: nothing to share)."""
+    return is_sqlite(engine) and engine.url.database not in (None, "", ":memory:")
+
+
+class Spares:
+    """Pooled SQLite connections kept checked out for reuse, last in first out, at most `keep` of them.
+    Only connections that are idle (no transaction open) come back here; `Engine.dispose()` closes them."""
+
+    def __init__(self, engine: Engine, keep: int) -> None:
+        self._engine, self._keep = engine, keep
+        self._idle: list[Any] = []
+        event.listen(engine, "engine_disposed", self._drop)
+
+    def take(self) -> Any:
+        try:
+            return self._idle.pop()  # atomic under the GIL
+        except IndexError:
+            return self._engine.raw_connection()
+
+    def give_back(self, raw: Any) -> None:
+        if len(self._idle) < self._keep and not raw.driver_connection.in_transaction:
+            self._idle.append(raw)
+        else:
+            raw.close()
+
+    def _drop(self, _engine: Engine) -> None:
+        idle, self._idle = self._idle, []
+        for raw in idle:
+            raw.invalidate()  # closes the DBAPI connection; the disposed pool never sees it again
+
+
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._spares = Spares(engine, SPARE_CONNECTIONS) if _file_sqlite(engine) else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write)
+        return SqlUnitOfWork(self.engine, write, self._spares)
