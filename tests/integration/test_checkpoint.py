@@ -1,6 +1,11 @@
 """The server turns SQLite's auto-checkpoint off (it stalls a commit ~30 ms) and checkpoints in a thread."""
 
+import os
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.engine import checkpoint, make_engine, start_checkpointer
@@ -52,3 +57,23 @@ def test_under_unbroken_writes_the_checkpointer_starts_the_wal_over(tmp_path: Pa
     grown_without_reset = 6000 * 2 * pages  # at least two pages per transaction had the WAL never restarted
     assert max(sizes) < grown_without_reset / 4, sizes
     assert sizes.index(max(sizes)) < len(sizes) - 1 or len(set(sizes)) == 1, sizes
+
+
+def test_the_checkpointer_runs_at_the_lowest_cpu_priority(tmp_path: Path) -> None:
+    """Its copying must not take the core from requests (the bench pins the server to one CPU)."""
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no per-thread priorities on this platform")
+    engine = make_engine(f"sqlite:///{tmp_path / 'nice.db'}", background_checkpoint=True)
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    stop = start_checkpointer(engine, every_s=0.01)
+    try:
+        thread = next(t for t in threading.enumerate() if t.name == "jobgate-wal-checkpoint")
+        assert thread.native_id is not None
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, thread.native_id) != 19 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the thread lowers its own priority as it starts
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == 19
+        assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the request path keeps its priority
+    finally:
+        stop()
+        engine.dispose()
