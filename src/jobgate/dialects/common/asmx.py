@@ -3,7 +3,9 @@ form, `?WSDL` with the caller's address, `?disco`, and HTTP GET/POST parameter b
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -83,11 +85,11 @@ def bind_parameters(app: WsgiApplication, op: str, pairs: Sequence[tuple[str, st
     for name, value in pairs:
         given.setdefault(name.lower(), value)
     out = {}
-    for name, cls in method_params(app, op).items():
-        found = given.get(name.lower())
+    for param in _params(app, op):
+        found = given.get(param.lower)
         if found is None:
-            raise BadParameter(f"Missing parameter: {name}.", "InvalidOperationException")
-        out[name] = _convert(found, cls)
+            raise BadParameter(f"Missing parameter: {param.name}.", "InvalidOperationException")
+        out[param.name] = param.convert(found)
     return out
 
 
@@ -100,26 +102,61 @@ def check_soap_values(app: WsgiApplication, op: str, request: Any) -> None:
     """The SOAP twin of bind_parameters: every declared value-type element is present (matched by exact
     name, as XmlSerializer does) and convertible, so no None and no overflow reaches the service layer."""
     given = {etree.QName(child).localname: child.text or "" for child in request if isinstance(child.tag, str)}
-    for name, cls in method_params(app, op).items():
-        if not issubclass(cls, (Boolean, Long, Integer32)):
+    for param in _params(app, op):
+        if param.convert is _text:
             continue  # strings may be left out (null)
-        if not given.get(name, "").strip():  # left out, empty, or xsi:nil
-            raise BadParameter(f"Missing parameter: {name}.", "InvalidOperationException")
-        _convert(given[name], cls)
+        if not given.get(param.name, "").strip():  # left out, empty, or xsi:nil
+            raise BadParameter(f"Missing parameter: {param.name}.", "InvalidOperationException")
+        param.convert(given[param.name])
 
 
-def _convert(value: str, cls: Any) -> str:
+@dataclass(frozen=True, slots=True)
+class _Param:
+    name: str
+    lower: str
+    convert: Callable[[str], str]  # value text → the text .NET would bind, or BadParameter
+
+
+@cache
+def _params(app: WsgiApplication, op: str) -> tuple[_Param, ...]:
+    """An operation's declared parameters with their converters, worked out once per operation."""
+    return tuple(_Param(name, name.lower(), _converter(cls)) for name, cls in method_params(app, op).items())
+
+
+def _converter(cls: Any) -> Callable[[str], str]:
     if issubclass(cls, Boolean):
-        converted = _BOOLEANS.get(value.strip().lower())
-        if converted is None:
-            raise BadParameter(f"Cannot convert {value} to System.Boolean.", "ArgumentException")
-        return converted
-    if issubclass(cls, (Long, Integer32)):
-        bits = 32 if issubclass(cls, Integer32) else 64
-        if not _INTEGER.match(value) or not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1):
-            raise BadParameter(f"Cannot convert {value} to System.Int{bits}.", "ArgumentException")
+        return _boolean
+    if issubclass(cls, Integer32):
+        return _INT32
+    if issubclass(cls, Long):
+        return _INT64
+    return _text
+
+
+def _boolean(value: str) -> str:
+    converted = _BOOLEANS.get(value.strip().lower())
+    if converted is None:
+        raise BadParameter(f"Cannot convert {value} to System.Boolean.", "ArgumentException")
+    return converted
+
+
+@dataclass(frozen=True, slots=True)
+class _Integer:
+    bits: int
+
+    def __call__(self, value: str) -> str:
+        limit = 1 << (self.bits - 1)
+        if not _INTEGER.match(value) or not -limit <= int(value) < limit:
+            raise BadParameter(f"Cannot convert {value} to System.Int{self.bits}.", "ArgumentException")
         return str(int(value))
+
+
+def _text(value: str) -> str:
     return value
+
+
+_INT32: Final = _Integer(32)
+_INT64: Final = _Integer(64)
 
 
 class Pages:

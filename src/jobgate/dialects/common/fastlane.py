@@ -40,28 +40,35 @@ class Shape:
     params: dict[str, Any]
     result_name: str | None
     result_cls: Any
+    casts: tuple[tuple[str, Callable[[str], Any]], ...]  # parameter → text to Python value
 
 
 def shape_of(app: WsgiApplication, op: str) -> Shape:
     descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
     results = list(descriptor.out_message._type_info.items())
     name, cls = results[0] if results else (None, None)
-    return Shape(method_params(app, op), name, cls)
+    params = method_params(app, op)
+    return Shape(params, name, cls, tuple((param, _cast(kind)) for param, kind in params.items()))
+
+
+def _cast(cls: Any) -> Callable[[str], Any]:
+    if issubclass(cls, Boolean):
+        return _boolean
+    if issubclass(cls, Long | Integer32):
+        return int
+    return str
+
+
+def _boolean(text: str) -> bool:
+    return text.strip().lower() in ("true", "1")
 
 
 def typed(shape: Shape, values: Mapping[str, str]) -> dict[str, Any]:
     """Declared parameters as Python values (already checked convertible by the gateway)."""
     args: dict[str, Any] = {}
-    for name, cls in shape.params.items():
+    for name, cast in shape.casts:
         text = values.get(name)
-        if text is None:
-            args[name] = None
-        elif issubclass(cls, Boolean):
-            args[name] = text.strip().lower() in ("true", "1")
-        elif issubclass(cls, Long | Integer32):
-            args[name] = int(text)
-        else:
-            args[name] = text
+        args[name] = None if text is None else cast(text)
     return args
 
 

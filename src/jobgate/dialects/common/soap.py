@@ -65,7 +65,14 @@ class CallInfo:
     request_id: str
     binding: str
     protocol: Protocol
-    base_url: str = ""  # scheme://host[:port] the client used (or JOBGATE_PUBLIC_URL), for absolute URLs
+    scope: Scope = field(default_factory=dict, repr=False)
+    public_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[:port] the client used (or JOBGATE_PUBLIC_URL), for absolute URLs; worked out only
+        when an answer carries one."""
+        return asmx.request_base_url(self.scope, self.public_url)
 
 
 @dataclass
@@ -258,8 +265,9 @@ class SoapGateway:
     def _call_info(self, scope: Scope, binding: str) -> CallInfo:
         client = scope.get("client") or ("", 0)
         request_id = scope.get("state", {}).get("request_id", "-")
-        base_url = asmx.request_base_url(scope, self.options.public_url)
-        return CallInfo(self.jobs, str(client[0]), request_id, binding, self.service.protocol, base_url)
+        return CallInfo(
+            self.jobs, str(client[0]), request_id, binding, self.service.protocol, scope, self.options.public_url
+        )
 
     def _environ(
         self, scope: Scope, call: CallInfo, method: str, path: str, query: str, content_type: str = ""
