@@ -332,8 +332,15 @@ METHOD: Final = """- **Same work?** Not quite, on purpose: the reference servers
   more moves than answers are the requests still in flight when wrk stopped).
 - **Stores**: SQLite in a scratch directory, schema and users through `jobgate user add` (default argon2
   parameters), jobs and their `submit`/`start` history events by bulk SQL (bench/store.py), reset
-  between runs. jobgate runs with `JOBGATE_RUNNERS=0`, `JOBGATE_ACCESS_LOG=false` and
+  before each CancelJob run, after which the WAL is checkpointed and truncated: every run starts from the
+  same file, and no server checkpoints the reset's or another server's writes while it is measured (all
+  servers of a section share one store). jobgate runs with `JOBGATE_RUNNERS=0`, `JOBGATE_ACCESS_LOG=false` and
   `JOBGATE_CANCEL_GRACE_S=3600` (so the watchdog does not fail the jobs a run left Canceling).
+- **Percentiles**: wrk 4.1 corrects for coordinated omission: after a run it adds, for every response
+  slower than twice the mean interval between one connection's requests, the samples a client sending at
+  that steady rate would have seen (`stats_correct` in wrk's src/stats.c). So one 70 ms stall in a c=1 run
+  at 1,500 req/s adds ~100 samples between 0.7 and 70 ms, and p99 tracks the longest stalls, not the
+  typical request; the mean × requests can exceed the run's length for that reason.
 - **Errors**: wrk counts every HTTP status ≥ 400 (SOAP faults are 500) and socket errors; any of them
   is listed under *Anomalies* and marked in the cell. A benchmark of errors is worthless.
 """

@@ -103,10 +103,20 @@ def seed_executing(path: Path, first: int, last: int, owner: str = BENCH_USER.na
 
 
 def reset(path: Path) -> None:
+    """Put moved jobs back to Executing, then checkpoint and truncate the WAL: every measured run starts
+    from the same store, and neither this bulk rewrite nor the previous run (often another server's) leaves
+    checkpoint work behind for the next server to do while it is measured."""
     engine = sqlite_engine(path)
     with engine.begin() as conn:
         conn.execute(_RESET_EVENTS)
         conn.execute(_RESET_JOBS, {"now": _stamp(datetime.now(UTC)), "runner": SEED_RUNNER})
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        # busy while another connection runs a checkpoint (jobgate's background checkpointer): try again
+        while conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path}: the WAL could not be truncated within 30 s")
+            time.sleep(0.02)
     engine.dispose()
 
 
