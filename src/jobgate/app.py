@@ -15,6 +15,7 @@ from jobgate import ops
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
 from jobgate.dialects.common import DialectOptions, Mount, Mounted
+from jobgate.dialects.common.soap import AsmxRoute
 from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
     )  # fmt: skip
     mounted: list[Mounted] = [mount(parts.jobs, options) for mount in dialect_mounts()]
     routes = [route for dialect in mounted for route in dialect.routes]
+    hot = [route for route in routes if isinstance(route, AsmxRoute)]  # the service endpoints
     parts.metrics.watch_jobs(parts.jobs)
 
     @contextlib.asynccontextmanager
@@ -106,8 +108,11 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
             parts.engine.dispose()
 
     app = Starlette(
-        routes=[*routes, *ops.routes(parts.jobs, parts.metrics, mounted)],
-        middleware=[Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log)],
+        routes=[*(route for route in routes if route not in hot), *ops.routes(parts.jobs, parts.metrics, mounted)],
+        middleware=[
+            Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
+            Middleware(ops.HotRoutes, routes=hot),
+        ],
         lifespan=lifespan,
     )
     app.state.components = parts
