@@ -38,7 +38,7 @@ class SqlUnitOfWork:
         except BaseException:
             raw.close()
             raise
-        self._link = link = Link(self._engine, raw, self._spares)
+        self._link = link = Link(self._engine, raw, self._spares.give_back if self._spares is not None else None)
         self.jobs = SqlJobRepository(link)
         self.users = SqlUserRepository(link)
         self.tokens = SqlTokenRepository(link)
