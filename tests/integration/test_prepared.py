@@ -3,6 +3,7 @@ on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans
 
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from jobgate.app import Components
 from jobgate.domain.model import Actor, Change, Job, JobFilter, JobSpec, Protocol, TaskResult, Transition
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
+from jobgate.store.engine import make_engine
+from jobgate.store.migrate import upgrade
 from jobgate.store.prepared import prepare
 from jobgate.store.repository import _GET, _job
 from jobgate.store.tables import job_events, jobs
@@ -113,15 +116,16 @@ def test_a_sqlite_unit_of_work_reuses_an_idle_connection_and_leaves_it_clean(par
         assert uow._spares is None  # PostgreSQL connections go back to the pool, which pings them
 
 
-def test_dispose_closes_the_spare_sqlite_connections(parts: Components) -> None:
-    if parts.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL keeps no spare connections")
-    uow = SqlUnitOfWorkFactory(parts.engine)
+def test_dispose_closes_the_spare_sqlite_connections(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'spares.db'}")
+    upgrade(engine)
+    uow = SqlUnitOfWorkFactory(engine)
     with uow(write=False) as tx:
         driver = _driver_of(tx)
-    parts.engine.dispose()
+    engine.dispose()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         driver.execute("SELECT 1")
     with uow(write=False) as tx:  # a fresh connection from the new pool
         assert _driver_of(tx) is not driver
-        tx.jobs.get(1)
+        assert tx.jobs.get(1) is None
+    engine.dispose()
