@@ -127,7 +127,7 @@ class RequestContext:
 class HotRoutes:
     """Pure-ASGI middleware, innermost: requests for the given routes (the dialects' service endpoints) go
     straight to them; everything else goes on to Starlette's exception handling and router. Measured: the
-    router's walk and the exception middleware's wrapping of `send` cost ~4% of a served GetJobStatus."""
+    router's walk and the exception middleware's wrapping of `send` cost ~3 µs of a ~80 µs GetJobStatus."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app, self.routes = app, tuple(routes)
