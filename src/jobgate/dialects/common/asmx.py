@@ -11,13 +11,12 @@ from urllib.parse import quote, urlencode
 
 from lxml import etree
 from lxml.html import builder as h
-from spyne.model.primitive import Boolean, Integer32, Long
 from spyne.server.wsgi import WsgiApplication
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from jobgate.dialects.common.faults import SOAP11_ENV, SOAP12_ENV, XSD, XSI
-from jobgate.dialects.common.spyne_apps import method_params, operation_doc, operation_names
+from jobgate.dialects.common.spyne_apps import ParamKind, method_params, operation_doc, operation_names, param_kinds
 
 __all__ = ["BadParameter", "Pages", "bind_parameters", "disco", "operation_names", "query_string", "wsdl_for"]
 
@@ -103,7 +102,7 @@ def check_soap_values(app: WsgiApplication, op: str, request: Any) -> None:
     name, as XmlSerializer does) and convertible, so no None and no overflow reaches the service layer."""
     given = {etree.QName(child).localname: child.text or "" for child in request if isinstance(child.tag, str)}
     for param in _params(app, op):
-        if param.convert is _text:
+        if param.kind is ParamKind.TEXT:
             continue  # strings may be left out (null)
         if not given.get(param.name, "").strip():  # left out, empty, or xsi:nil
             raise BadParameter(f"Missing parameter: {param.name}.", "InvalidOperationException")
@@ -114,23 +113,14 @@ def check_soap_values(app: WsgiApplication, op: str, request: Any) -> None:
 class _Param:
     name: str
     lower: str
+    kind: ParamKind
     convert: Callable[[str], str]  # value text → the text .NET would bind, or BadParameter
 
 
 @cache
 def _params(app: WsgiApplication, op: str) -> tuple[_Param, ...]:
     """An operation's declared parameters with their converters, worked out once per operation."""
-    return tuple(_Param(name, name.lower(), _converter(cls)) for name, cls in method_params(app, op).items())
-
-
-def _converter(cls: Any) -> Callable[[str], str]:
-    if issubclass(cls, Boolean):
-        return _boolean
-    if issubclass(cls, Integer32):
-        return _INT32
-    if issubclass(cls, Long):
-        return _INT64
-    return _text
+    return tuple(_Param(name, name.lower(), kind, _CONVERTERS[kind]) for name, kind in param_kinds(app, op).items())
 
 
 def _boolean(value: str) -> str:
@@ -155,8 +145,12 @@ def _text(value: str) -> str:
     return value
 
 
-_INT32: Final = _Integer(32)
-_INT64: Final = _Integer(64)
+_CONVERTERS: Final[dict[ParamKind, Callable[[str], str]]] = {
+    ParamKind.BOOLEAN: _boolean,
+    ParamKind.INT32: _Integer(32),
+    ParamKind.INT64: _Integer(64),
+    ParamKind.TEXT: _text,
+}
 
 
 class Pages:

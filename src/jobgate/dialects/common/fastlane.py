@@ -12,19 +12,19 @@ the two paths' answers by structure for every binding and outcome.
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree
-from spyne.model.primitive import Boolean, Integer32, Long
 from spyne.server.wsgi import WsgiApplication
 
 from jobgate.dialects.common.faults import ErrorTable, SoapError, SoapVersion, soap_fault
 from jobgate.dialects.common.spyne_apps import (
     XML_DECLARATION,
     MappedFault,
+    ParamKind,
     asmx_exception_text,
     map_error,
-    method_params,
+    param_kinds,
     value_element,
 )
 
@@ -37,30 +37,28 @@ FastOp = Callable[..., Any]  # (call: CallInfo, **declared parameters, typed) ->
 class Shape:
     """What the wire needs to know of one operation: its parameters and its result element."""
 
-    params: dict[str, Any]
+    casts: tuple[tuple[str, Callable[[str], Any]], ...]  # declared parameter → text to Python value
     result_name: str | None
     result_cls: Any
-    casts: tuple[tuple[str, Callable[[str], Any]], ...]  # parameter → text to Python value
 
 
 def shape_of(app: WsgiApplication, op: str) -> Shape:
     descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
     results = list(descriptor.out_message._type_info.items())
     name, cls = results[0] if results else (None, None)
-    params = method_params(app, op)
-    return Shape(params, name, cls, tuple((param, _cast(kind)) for param, kind in params.items()))
-
-
-def _cast(cls: Any) -> Callable[[str], Any]:
-    if issubclass(cls, Boolean):
-        return _boolean
-    if issubclass(cls, Long | Integer32):
-        return int
-    return str
+    return Shape(tuple((param, _CASTS[kind]) for param, kind in param_kinds(app, op).items()), name, cls)
 
 
 def _boolean(text: str) -> bool:
     return text.strip().lower() in ("true", "1")
+
+
+_CASTS: Final[dict[ParamKind, Callable[[str], Any]]] = {
+    ParamKind.BOOLEAN: _boolean,
+    ParamKind.INT32: int,
+    ParamKind.INT64: int,
+    ParamKind.TEXT: str,
+}
 
 
 def typed(shape: Shape, values: Mapping[str, str]) -> dict[str, Any]:

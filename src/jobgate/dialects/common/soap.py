@@ -186,7 +186,7 @@ class SoapGateway:
         except asmx.BadParameter as bad:
             return _asmx_error(str(bad), bad.kind)
         call = self._call_info(scope, "http-get" if body is None else "http-post")
-        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, call)
+        inline = self._may_inline(op, values, call)
         if inline and self.fast is not None and op in self.fast.ops:
             status, answer = self.fast.http(op, call, values)
             return _Reply(status, answer, _XML if status == 200 else _TEXT)
@@ -222,7 +222,7 @@ class SoapGateway:
             return _fault(version, "Client", READ_PREFIX + str(bad))
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
-        inline = self._may_inline(op, {k.lower(): v for k, v in values.items()}, call)
+        inline = self._may_inline(op, values, call)
         if inline and self.fast is not None and op in self.fast.ops:
             status, answer = self.fast.soap(version, op, call, values)
             return _Reply(status, answer, _SOAP_HEADERS[version])
@@ -258,7 +258,7 @@ class SoapGateway:
     def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo) -> bool:
         if not self.options.inline_hot_path or op not in self.service.inline_ops or self.service.credentials is None:
             return False
-        creds = self.service.credentials(op, values, call.client)
+        creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
         return creds is not None and self.jobs.auth.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ tree handed to Spyne (no second parse), and ASMX-shaped HTTP GET/POST output."""
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from typing import Any, Final
 
@@ -12,6 +13,7 @@ from lxml import etree
 from spyne import Application, ComplexModelBase, Fault, ServiceBase
 from spyne import const as spyne_const
 from spyne.model import Array, ModelBase
+from spyne.model.primitive import Boolean, Integer32, Long
 from spyne.protocol.http import HttpRpc
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
@@ -194,6 +196,32 @@ def method_params(app: WsgiApplication, op: str) -> dict[str, type[ModelBase]]:
     Cached: applications are built once at start-up; callers must not change the dict."""
     descriptor = app.app.interface.service_method_map[f"{{{app.app.tns}}}{op}"][0]
     return dict(descriptor.in_message._type_info)
+
+
+class ParamKind(Enum):
+    """The .NET value kind ASMX binds a declared parameter to."""
+
+    BOOLEAN = "System.Boolean"
+    INT32 = "System.Int32"
+    INT64 = "System.Int64"
+    TEXT = "System.String"
+
+
+@cache
+def param_kinds(app: WsgiApplication, op: str) -> dict[str, ParamKind]:
+    """An operation's declared parameters with their value kinds, in order; worked out once per operation
+    (the HTTP binding converts by them, the fast lane casts by them)."""
+    return {name: _kind(cls) for name, cls in method_params(app, op).items()}
+
+
+def _kind(cls: type[ModelBase]) -> ParamKind:
+    if issubclass(cls, Boolean):
+        return ParamKind.BOOLEAN
+    if issubclass(cls, Integer32):
+        return ParamKind.INT32
+    if issubclass(cls, Long):
+        return ParamKind.INT64
+    return ParamKind.TEXT
 
 
 def operation_names(app: WsgiApplication) -> list[str]:
