@@ -18,7 +18,7 @@ from jobgate.store.migrate import upgrade
 from jobgate.store.prepared import prepare
 from jobgate.store.repository import _GET, _job
 from jobgate.store.tables import job_events, jobs
-from jobgate.store.unit_of_work import SqlUnitOfWork
+from jobgate.store.unit_of_work import Spares, SqlUnitOfWork
 
 SPEC = JobSpec("sleep", {"seconds": 1.5, "tags": ["é", "b"], "nested": {"k": None}}, project="p", name="n")
 
@@ -113,7 +113,7 @@ def test_a_sqlite_unit_of_work_reuses_an_idle_connection_and_leaves_it_clean(par
         assert again is first  # the spare, not a fresh pool checkout
         assert not again.in_transaction
     else:
-        assert uow._spares is None  # PostgreSQL connections go back to the pool, which pings them
+        assert not isinstance(uow._source, Spares)  # PostgreSQL connections go back to the pool, which pings them
 
 
 def test_dispose_closes_the_spare_sqlite_connections(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ class Lean:
 class Link:
     """What repositories run statements on: `lean` (prepared, DBAPI) and `core` (SQLAlchemy, made lazily)."""
 
-    def __init__(self, engine: Engine, raw: Any, give_back: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, engine: Engine, raw: Any, give_back: Callable[[Any], None]) -> None:
         self._engine, self._raw, self._give_back = engine, raw, give_back
         self._core: Connection | None = None
         self.lean = Lean(raw.driver_connection, engine.dialect)
@@ -122,7 +122,7 @@ class Link:
             self._raw.commit()
 
     def close(self) -> None:
-        """Roll back whatever was not committed and hand the connection back (`give_back`, else the pool)."""
+        """Roll back whatever was not committed and hand the connection back."""
         if self._core is not None:
             self._core.close()  # rolls back its transaction and returns the pooled connection
             return
@@ -131,7 +131,4 @@ class Link:
         except BaseException:
             self._raw.close()
             raise
-        if self._give_back is not None:
-            self._give_back(self._raw)
-        else:
-            self._raw.close()
+        self._give_back(self._raw)

@@ -76,18 +76,7 @@ def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) ->
     return update(jobs).where(*where).values(values).returning(*returned)
 
 
-_EVENT_COLUMNS: Final = (
-    "job_id",
-    "seq",
-    "stage",
-    "status",
-    "from_state",
-    "to_state",
-    "at",
-    "actor",
-    "protocol",
-    "reason",
-)
+_EVENT_COLUMNS: Final = tuple(column.key for column in job_events.c if not column.primary_key)  # what _APPEND sets
 _BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
 
 

@@ -27,18 +27,19 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     tokens: SqlTokenRepository
 
-    def __init__(self, engine: Engine, write: bool, spares: "Spares | None" = None) -> None:
-        self._engine, self._write, self._spares = engine, write, spares
+    def __init__(self, engine: Engine, write: bool, source: "_Pool | None" = None) -> None:
+        self._engine, self._write = engine, write
+        self._source = source or _Pool(engine)
         self._link: Link | None = None
 
     def __enter__(self) -> "SqlUnitOfWork":
-        raw = self._spares.take() if self._spares is not None else self._engine.raw_connection()
+        raw = self._source.take()
         try:
             begin_transaction(self._engine, raw.driver_connection, self._write)
         except BaseException:
             raw.close()
             raise
-        self._link = link = Link(self._engine, raw, self._spares.give_back if self._spares is not None else None)
+        self._link = link = Link(self._engine, raw, self._source.give_back)
         self.jobs = SqlJobRepository(link)
         self.users = SqlUserRepository(link)
         self.tokens = SqlTokenRepository(link)
@@ -66,12 +67,26 @@ def _file_sqlite(engine: Engine) -> bool:
     return is_sqlite(engine) and engine.url.database not in (None, "", ":memory:")
 
 
-class Spares:
+class _Pool:
+    """Connections straight from SQLAlchemy's pool and back (PostgreSQL, in-memory SQLite)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def take(self) -> Any:
+        return self._engine.raw_connection()
+
+    def give_back(self, raw: Any) -> None:
+        raw.close()
+
+
+class Spares(_Pool):
     """Pooled SQLite connections kept checked out for reuse, last in first out, at most `keep` of them.
     Only connections that are idle (no transaction open) come back here; `Engine.dispose()` closes them."""
 
     def __init__(self, engine: Engine, keep: int) -> None:
-        self._engine, self._keep = engine, keep
+        super().__init__(engine)
+        self._keep = keep
         self._idle: list[Any] = []
         event.listen(engine, "engine_disposed", self._drop)
 
@@ -79,13 +94,13 @@ class Spares:
         try:
             return self._idle.pop()  # atomic under the GIL
         except IndexError:
-            return self._engine.raw_connection()
+            return super().take()
 
     def give_back(self, raw: Any) -> None:
         if len(self._idle) < self._keep and not raw.driver_connection.in_transaction:
             self._idle.append(raw)
         else:
-            raw.close()
+            super().give_back(raw)
 
     def _drop(self, _engine: Engine) -> None:
         idle, self._idle = self._idle, []
@@ -96,7 +111,7 @@ class Spares:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._spares = Spares(engine, SPARE_CONNECTIONS) if _file_sqlite(engine) else None
+        self._source = Spares(engine, SPARE_CONNECTIONS) if _file_sqlite(engine) else _Pool(engine)
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write, self._spares)
+        return SqlUnitOfWork(self.engine, write, self._source)
