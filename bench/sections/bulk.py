@@ -10,7 +10,7 @@ from bench.plan import ADMIN_USER
 from bench.runs import Context
 from jobgate.app import build
 from jobgate.config import Settings
-from jobgate.domain.model import ADMIN_GROUP, Actor, JobFilter, Protocol
+from jobgate.domain.model import ADMIN_GROUP, Actor, Channel, JobFilter
 from jobgate.domain.states import JobState
 
 
@@ -22,7 +22,7 @@ def run(ctx: Context) -> dict[str, Any]:
         {"database_url": store.sqlite_url(db), "runners": 0, "data_dir": ctx.work / "data-bulk"}
     )
     parts = build(settings)
-    admin = Actor(ADMIN_USER.name, Protocol.CLI, frozenset({ADMIN_GROUP}))
+    admin = Actor(ADMIN_USER.name, Channel.CLI, frozenset({ADMIN_GROUP}))
     where = JobFilter(states=frozenset({JobState.EXECUTING}))
     seconds, problems = [], []
     try:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from jobgate import logs
 from jobgate.config import Settings
 from jobgate.domain.errors import JobError
-from jobgate.domain.model import ADMIN_GROUP, Actor, Job, JobEvent, JobFilter, JobSpec, Protocol
+from jobgate.domain.model import ADMIN_GROUP, Actor, Channel, Job, JobEvent, JobFilter, JobSpec
 from jobgate.domain.states import JobState
 
 cli = typer.Typer(help="jobgate: a job service that speaks five vendors' job-control dialects.", no_args_is_help=True)
@@ -30,7 +30,7 @@ DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy UR
 Runners = Annotated[int | None, typer.Option("--runners", help="Runner threads [env JOBGATE_RUNNERS].")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
-OPERATOR = Actor("operator", Protocol.CLI, frozenset({ADMIN_GROUP}))  # who acts when the CLI cancels
+OPERATOR = Actor("operator", Channel.CLI, frozenset({ADMIN_GROUP}))  # who acts when the CLI cancels
 
 T = TypeVar("T")
 
@@ -147,7 +147,7 @@ def job_submit(
         user = parts.jobs.user(owner)
         if user is None:
             fail(f"no user {owner}")
-        job = guarded(lambda: parts.jobs.submit(Actor.of(user, Protocol.CLI), JobSpec(task, params, project)))
+        job = guarded(lambda: parts.jobs.submit(Actor.of(user, Channel.CLI), JobSpec(task, params, project)))
         typer.echo(json.dumps({"id": job.id, "key": job.key}, separators=(",", ":")))
 
 

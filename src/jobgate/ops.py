@@ -20,11 +20,10 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgate.dialects.common import Mounted
-from jobgate.domain.model import Protocol
+from jobgate.domain.model import Channel
 from jobgate.domain.states import Action
 from jobgate.services import JobService
 
-REQUEST_ID_HEADER = "x-request-id"
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 access_log = structlog.get_logger("jobgate.access")
@@ -81,7 +80,7 @@ class Metrics:
             timer = self._timers[(dialect, status)] = self.requests.labels(dialect, str(status))
         return timer
 
-    def observe_transition(self, action: Action, protocol: Protocol) -> None:
+    def observe_transition(self, action: Action, protocol: Channel) -> None:
         self.transitions.labels(action.value, protocol.value).inc()
 
     def watch_jobs(self, jobs: JobService) -> None:

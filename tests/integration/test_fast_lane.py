@@ -13,7 +13,7 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from jobgate.app import create_app
-from jobgate.domain.model import Actor, JobSpec, Protocol, TaskResult
+from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from support.factories import settings_for
 from support.xmlcompare import assert_same_structure
@@ -67,7 +67,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     fast = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=True))
     spyne = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=False))
     jobs = fast.state.components.jobs
-    alice = Actor.of(jobs.add_user("alice", "alice-pw", 1), Protocol.CLI)
+    alice = Actor.of(jobs.add_user("alice", "alice-pw", 1), Channel.CLI)
     jobs.add_user("bob", "bob-pw", 2)
     submitted = [jobs.submit(alice, JobSpec("sleep", {"seconds": 60})).id for _ in range(2 * len(BINDINGS) + 2)]
     while jobs.claim_next("runner", ["sleep"]) is not None:
@@ -125,11 +125,11 @@ def test_a_fast_cancel_moves_the_job_and_writes_history_as_spyne_does(world: Wor
 
     assert_same_answer(fast, slow, binding)
     jobs = world.fast.state.components.jobs
-    admin = Actor("operator", Protocol.CLI, frozenset({"admin"}))
+    admin = Actor("operator", Channel.CLI, frozenset({"admin"}))
     for job_id in (fast_job, slow_job):
         job, events = jobs.history(admin, job_id)
         assert job.state is JobState.CANCELING
         last = events[-1]
         assert (last.stage, last.actor, last.protocol, last.from_state) == (
-            "cancel", "alice", Protocol.CASJOBS, JobState.EXECUTING,
+            "cancel", "alice", Channel.CASJOBS, JobState.EXECUTING,
         )  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from jobgate.app import Components
-from jobgate.domain.model import Actor, Change, Job, JobFilter, JobSpec, Protocol, TaskResult, Transition
+from jobgate.domain.model import Actor, Change, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.engine import make_engine
@@ -54,7 +54,7 @@ def test_a_prepared_read_equals_sqlalchemys(parts: Components, alice: Actor) -> 
 def test_a_prepared_transition_writes_what_sqlalchemy_reads_back(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
     now = datetime(2026, 12, 4, 18, 30, 1, 123456, tzinfo=UTC)
-    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS,
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Channel.CASJOBS,
                       "why", change=Change(ended=True, error="stopped"))  # fmt: skip
     with SqlUnitOfWorkFactory(parts.engine)() as tx:
         moved = tx.jobs.transition(move, now)
@@ -68,7 +68,7 @@ def test_a_prepared_transition_writes_what_sqlalchemy_reads_back(parts: Componen
 
 def test_a_lost_prepared_compare_and_set_writes_nothing(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
-    move = Transition(job.id, Action.START, JobState.EXECUTING, JobState.FINISHED, "x", Protocol.RUNNER)
+    move = Transition(job.id, Action.START, JobState.EXECUTING, JobState.FINISHED, "x", Channel.RUNNER)
     with SqlUnitOfWorkFactory(parts.engine)() as tx:
         assert tx.jobs.transition(move, datetime.now(UTC)) is None
         tx.commit()
@@ -77,7 +77,7 @@ def test_a_lost_prepared_compare_and_set_writes_nothing(parts: Components, alice
 
 def test_an_uncommitted_unit_of_work_leaves_no_trace(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
-    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS)
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Channel.CASJOBS)
     with SqlUnitOfWorkFactory(parts.engine)() as tx:
         assert tx.jobs.transition(move, datetime.now(UTC)) is not None
         # a Core statement joins the same transaction and sees the uncommitted move
@@ -99,7 +99,7 @@ def _driver_of(tx: SqlUnitOfWork) -> Any:
 def test_a_sqlite_unit_of_work_reuses_an_idle_connection_and_leaves_it_clean(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
     uow = SqlUnitOfWorkFactory(parts.engine)
-    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Protocol.CASJOBS)
+    move = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "alice", Channel.CASJOBS)
     failed = uow()
     with failed:
         first = _driver_of(failed)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from jobgate.app import Components
-from jobgate.domain.model import Actor, Job, JobSpec, Protocol, TaskResult
+from jobgate.domain.model import Actor, Channel, Job, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.runner import RunnerPool
 from jobgate.runner.cancel import CancelToken
@@ -62,7 +62,7 @@ def wait_for_state(parts: Components, job: Job, state: JobState, timeout: float)
         timeout,
         message=lambda: f"job {job.id} to be {state} (it is {state_of(parts, job)})",
     )
-    return parts.jobs.get(Actor(job.owner, Protocol.CLI), job.id)
+    return parts.jobs.get(Actor(job.owner, Channel.CLI), job.id)
 
 
 class TestRunningJobs:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jobgate.app import Components
 from jobgate.domain.errors import Conflict, JobNotFound, TransitionRefused
-from jobgate.domain.model import Actor, Job, JobFilter, JobSpec, Protocol, TaskResult, Transition
+from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.tables import job_events, jobs
@@ -90,7 +90,7 @@ class TestHistory:
             ("cancel_done", S.CANCELING, S.CANCELLED),
         ]
         assert [(e.actor, e.protocol) for e in events] == [
-            ("alice", Protocol.CLI), ("system", Protocol.RUNNER), ("alice", Protocol.CLI), ("system", Protocol.RUNNER),
+            ("alice", Channel.CLI), ("system", Channel.RUNNER), ("alice", Channel.CLI), ("system", Channel.RUNNER),
         ]  # fmt: skip
         assert events[2].reason == "stop it"
         assert [e.at for e in events] == sorted(e.at for e in events)
@@ -112,7 +112,7 @@ class TestHistory:
 
     def test_a_lost_compare_and_set_changes_nothing_and_writes_no_event(self, parts: Components, alice: Actor) -> None:
         job = parts.jobs.submit(alice, SPEC)
-        move = Transition(job.id, Action.START, S.EXECUTING, S.FINISHED, "x", Protocol.RUNNER)  # wrong expected
+        move = Transition(job.id, Action.START, S.EXECUTING, S.FINISHED, "x", Channel.RUNNER)  # wrong expected
         uow = SqlUnitOfWorkFactory(parts.engine)
         with uow() as tx:
             assert tx.jobs.transition(move, job.submitted_at) is None

@@ -11,7 +11,7 @@ import httpx
 from starlette.applications import Starlette
 
 from jobgate.app import create_app
-from jobgate.domain.model import ADMIN_GROUP, Actor, JobSpec, Protocol, User
+from jobgate.domain.model import ADMIN_GROUP, Actor, Channel, JobSpec, User
 from support.factories import settings_for
 
 LOOPBACK = ("127.0.0.1", 50123)
@@ -34,7 +34,7 @@ def add_user(app: Starlette, name: str, password: str, wsid: int, *, admin: bool
 
 
 def submit_sleep(app: Starlette, user: User) -> int:
-    job = app.state.components.jobs.submit(Actor.of(user, Protocol.CLI), JobSpec("sleep", {"seconds": 60}, "p"))
+    job = app.state.components.jobs.submit(Actor.of(user, Channel.CLI), JobSpec("sleep", {"seconds": 60}, "p"))
     return int(job.id)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from jobgate.app import Components, build
 from jobgate.config import Settings
-from jobgate.domain.model import ADMIN_GROUP, Actor, Job, JobSpec, Protocol
+from jobgate.domain.model import ADMIN_GROUP, Actor, Channel, Job, JobSpec
 
 CHEAP_ARGON2: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8}
 
@@ -43,7 +43,7 @@ def components(settings: Settings) -> Iterator[Components]:
 def user_actor(parts: Components, name: str, *, admin: bool = False) -> Actor:
     """Add a user and return them as a CLI actor."""
     user = parts.jobs.add_user(name, f"{name}-password", groups=[ADMIN_GROUP] if admin else [])
-    return Actor.of(user, Protocol.CLI)
+    return Actor.of(user, Channel.CLI)
 
 
 def sleep_job(parts: Components, actor: Actor, seconds: float = 60, project: str = "p") -> Job:

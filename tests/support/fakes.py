@@ -1,13 +1,13 @@
 """In-memory fakes of the ports in jobgate.domain.ports, for fast unit tests of the service layer."""
 
 import hashlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol, Transition, User
+from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 
 EPOCH = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -76,7 +76,7 @@ class FakeJobRepository:
         )
 
     # -- the JobRepository port -----------------------------------------------------------------------
-    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
+    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Channel) -> Job:
         job = Job(
             id=max(self.rows, default=0) + 1, key=key, owner=owner, project=spec.project, task=spec.task,
             params=dict(spec.params), state=JobState.SUBMITTED, submitted_at=now, name=spec.name,
@@ -95,9 +95,6 @@ class FakeJobRepository:
     def list_jobs(self, where: JobFilter) -> list[Job]:
         found = [job for _, job in sorted(self.rows.items()) if self._matches(job, where)]
         return found if where.limit is None else found[: where.limit]
-
-    def iter_ids(self, where: JobFilter) -> Iterator[int]:
-        return iter([job.id for job in self.list_jobs(where)])
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         job = self._live(move.job_id)
@@ -144,7 +141,7 @@ class FakeJobRepository:
             reason = None if claimed.attempts == 1 else f"attempt {claimed.attempts}"
             self._append(
                 claimed, "start", JobState.SUBMITTED, at=now, actor="system",
-                protocol=Protocol.RUNNER, reason=reason,
+                protocol=Channel.RUNNER, reason=reason,
             )  # fmt: skip
             return claimed
         return None

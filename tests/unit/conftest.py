@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobgate.domain.model import ADMIN_GROUP, Actor, Protocol
+from jobgate.domain.model import ADMIN_GROUP, Actor, Channel
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
 from support.fakes import FakeCancelSignal, FakeClock, FakeHasher, FakeUnitOfWork
 
@@ -38,14 +38,14 @@ def jobs(uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher, signal: Fake
 
 @pytest.fixture
 def alice() -> Actor:
-    return Actor("alice", Protocol.CASJOBS)
+    return Actor("alice", Channel.CASJOBS)
 
 
 @pytest.fixture
 def bob() -> Actor:
-    return Actor("bob", Protocol.TRANSWS)
+    return Actor("bob", Channel.TRANSWS)
 
 
 @pytest.fixture
 def admin() -> Actor:
-    return Actor("root", Protocol.CISCO, frozenset({ADMIN_GROUP}))
+    return Actor("root", Channel.CISCO, frozenset({ADMIN_GROUP}))

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from jobgate.domain.errors import BadCredentials
-from jobgate.domain.model import Credentials, Protocol, User
+from jobgate.domain.model import Channel, Credentials, User
 from jobgate.services import Authenticator, AuthPolicy, JobService
 from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
 from support.wait import wait_until
@@ -26,29 +26,29 @@ def by_name(password: str, client: str = "10.0.0.1") -> Credentials:
 
 class TestAuthenticate:
     def test_wsid_and_password_prove_the_user(self, jobs: JobService, carol: User) -> None:
-        actor = jobs.authenticate(Credentials("77", PASSWORD, "wsid"), Protocol.CASJOBS)
-        assert (actor.name, actor.protocol, actor.groups) == ("carol", Protocol.CASJOBS, {"nbi-read"})
+        actor = jobs.authenticate(Credentials("77", PASSWORD, "wsid"), Channel.CASJOBS)
+        assert (actor.name, actor.protocol, actor.groups) == ("carol", Channel.CASJOBS, {"nbi-read"})
 
     def test_name_and_password_prove_the_user(self, jobs: JobService, carol: User) -> None:
-        assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
+        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
     def test_an_issued_token_proves_the_user_until_revoked(self, jobs: JobService, carol: User) -> None:
         token, lifetime = jobs.auth.issue_token(carol, "arcgis")
         assert lifetime > 0
         creds = Credentials("", token, "token")
-        assert jobs.authenticate(creds, Protocol.ARCGIS).name == "carol"
+        assert jobs.authenticate(creds, Channel.ARCGIS).name == "carol"
         jobs.auth.revoke_token(token)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(creds, Protocol.ARCGIS)
+            jobs.authenticate(creds, Channel.ARCGIS)
 
     def test_an_expired_token_is_refused_even_right_after_a_successful_use(
         self, jobs: JobService, clock: FakeClock, carol: User
     ) -> None:
         token, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=30)
-        jobs.authenticate(Credentials("", token, "token"), Protocol.ARCGIS)
+        jobs.authenticate(Credentials("", token, "token"), Channel.ARCGIS)
         clock.advance(31)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(Credentials("", token, "token"), Protocol.ARCGIS)
+            jobs.authenticate(Credentials("", token, "token"), Channel.ARCGIS)
 
     @pytest.mark.parametrize(
         "creds",
@@ -71,14 +71,14 @@ class TestAuthenticate:
     )
     def test_bad_credentials_are_refused(self, jobs: JobService, carol: User, creds: Credentials) -> None:
         with pytest.raises(BadCredentials):
-            jobs.authenticate(creds, Protocol.CASJOBS)
+            jobs.authenticate(creds, Channel.CASJOBS)
 
     def test_an_unknown_user_costs_a_password_check_too(
         self, jobs: JobService, hasher: FakeHasher, carol: User
     ) -> None:
         before = hasher.verify_calls
         with pytest.raises(BadCredentials):
-            jobs.authenticate(Credentials("nobody", PASSWORD, "password"), Protocol.CASJOBS)
+            jobs.authenticate(Credentials("nobody", PASSWORD, "password"), Channel.CASJOBS)
         assert hasher.verify_calls == before + 1
 
 
@@ -86,36 +86,36 @@ class TestCredentialCache:
     def test_a_second_check_of_the_same_credentials_does_not_hash_again(
         self, jobs: JobService, hasher: FakeHasher, carol: User
     ) -> None:
-        jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         checks = hasher.verify_calls
-        assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
+        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
         assert hasher.verify_calls == checks
 
     def test_the_cache_holds_no_password(self, jobs: JobService, carol: User) -> None:
-        jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         assert PASSWORD.encode() not in b"".join(jobs.auth.cache._entries)
 
     def test_a_cached_check_expires_after_its_ttl(
         self, jobs: JobService, hasher: FakeHasher, clock: FakeClock, carol: User
     ) -> None:
-        jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         checks = hasher.verify_calls
         clock.advance(jobs.auth.policy.cache_ttl_s)
-        jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         assert hasher.verify_calls == checks + 1
 
     def test_a_password_change_drops_the_cached_check(self, jobs: JobService, carol: User) -> None:
-        jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         jobs.set_password("carol", "new password")
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
-        assert jobs.authenticate(by_name("new password"), Protocol.TRANSWS).name == "carol"
+            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        assert jobs.authenticate(by_name("new password"), Channel.TRANSWS).name == "carol"
 
     def test_failures_are_not_cached(self, jobs: JobService, hasher: FakeHasher, carol: User) -> None:
         for attempt in range(2):
             before = hasher.verify_calls
             with pytest.raises(BadCredentials):
-                jobs.authenticate(by_name(WRONG), Protocol.TRANSWS)
+                jobs.authenticate(by_name(WRONG), Channel.TRANSWS)
             assert hasher.verify_calls == before + 1, f"attempt {attempt} was not checked"
 
 
@@ -125,7 +125,7 @@ class TestThrottle:
     def fail(self, jobs: JobService, times: int, client: str = "10.0.0.1") -> None:
         for _ in range(times):
             with pytest.raises(BadCredentials):
-                jobs.authenticate(by_name(WRONG, client), Protocol.TRANSWS)
+                jobs.authenticate(by_name(WRONG, client), Channel.TRANSWS)
 
     def test_after_the_free_failures_even_the_right_password_is_refused_without_a_check(
         self, jobs: JobService, hasher: FakeHasher, carol: User
@@ -133,13 +133,13 @@ class TestThrottle:
         self.fail(jobs, 3)
         before = hasher.verify_calls
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         assert hasher.verify_calls == before
 
     def test_the_hold_ends_after_the_back_off(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
         self.fail(jobs, 3)
         clock.advance(1.0)
-        assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
+        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
     def test_the_hold_never_exceeds_the_maximum_window(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
         self.fail(jobs, 3)
@@ -148,21 +148,21 @@ class TestThrottle:
             self.fail(jobs, 1)
         clock.advance(7.9)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS)
+            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         clock.advance(0.1)
-        assert jobs.authenticate(by_name(PASSWORD), Protocol.TRANSWS).name == "carol"
+        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
     def test_a_success_resets_the_accounts_failures(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
         self.fail(jobs, 3, client="10.0.0.1")
         clock.advance(1.0)
-        jobs.authenticate(by_name(PASSWORD, "10.0.0.1"), Protocol.TRANSWS)
+        jobs.authenticate(by_name(PASSWORD, "10.0.0.1"), Channel.TRANSWS)
         self.fail(jobs, 1, client="10.0.0.2")  # one more failure, from elsewhere: free again
-        assert jobs.authenticate(by_name(PASSWORD, "10.0.0.2"), Protocol.TRANSWS).name == "carol"
+        assert jobs.authenticate(by_name(PASSWORD, "10.0.0.2"), Channel.TRANSWS).name == "carol"
 
     def test_other_accounts_from_other_addresses_are_not_held_off(self, jobs: JobService, carol: User) -> None:
         jobs.add_user("dave", "dave's password")
         self.fail(jobs, 5)
-        assert jobs.authenticate(Credentials("dave", "dave's password", "password", "10.9.9.9"), Protocol.CISCO)
+        assert jobs.authenticate(Credentials("dave", "dave's password", "password", "10.9.9.9"), Channel.CISCO)
 
 
 class _GatedHasher(FakeHasher):

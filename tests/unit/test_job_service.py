@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from jobgate.domain.errors import InvalidRequest, JobNotFound, NotOwner, TransitionRefused
-from jobgate.domain.model import Actor, Job, JobFilter, JobSpec, Protocol, TaskResult
+from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult
 from jobgate.domain.states import Action, JobState
 from jobgate.services import JobService
 from support.fakes import EPOCH, FakeCancelSignal, FakeClock, FakeUnitOfWork
@@ -55,7 +55,7 @@ class TestSubmit:
         assert job.submitted_at == EPOCH
         [event] = uow.jobs.events(job.id)
         assert (event.seq, event.stage, event.from_state, event.to_state) == (1, "submit", None, S.SUBMITTED)
-        assert (event.actor, event.protocol) == ("alice", Protocol.CASJOBS)
+        assert (event.actor, event.protocol) == ("alice", Channel.CASJOBS)
 
     def test_two_jobs_get_different_ids_and_keys(self, jobs: JobService, alice: Actor) -> None:
         first, second = jobs.submit(alice, SLEEP), jobs.submit(alice, SLEEP)
@@ -120,7 +120,7 @@ class TestCancel:
         assert (outcome.prior, outcome.current, outcome.changed) == (S.SUBMITTED, S.CANCELLED, True)
         last = uow.jobs.events(job.id)[-1]
         assert (last.stage, last.from_state, last.to_state) == ("cancel", S.SUBMITTED, S.CANCELLED)
-        assert (last.actor, last.protocol, last.reason) == ("alice", Protocol.CASJOBS, "no longer needed")
+        assert (last.actor, last.protocol, last.reason) == ("alice", Channel.CASJOBS, "no longer needed")
         assert signal.jobs == []  # nothing runs, so no runner needs telling
 
     def test_cancel_of_executing_job_asks_its_runner_to_stop(
@@ -302,7 +302,7 @@ class TestRunnerSide:
         outcome = jobs.cancel_done(job)
         assert (outcome.current, outcome.job.runner_id) == (S.CANCELLED, None)
         event = uow.jobs.events(job.id)[-1]
-        assert (event.actor, event.protocol) == ("system", Protocol.RUNNER)
+        assert (event.actor, event.protocol) == ("system", Channel.RUNNER)
 
     def test_release_on_shutdown_requeues_without_using_up_the_retry(self, jobs: JobService, job_in: JobIn) -> None:
         job = job_in(S.EXECUTING)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from jobgate.domain.model import JobSpec, Protocol, Transition
+from jobgate.domain.model import Channel, JobSpec, Transition
 from jobgate.domain.states import Action, JobState
 from support.fakes import FakeClock, FakeUnitOfWork
 from support.network import is_loopback
@@ -53,9 +53,9 @@ class TestFakes:
     def test_fake_repository_moves_only_from_the_expected_state(self) -> None:
         uow, now = FakeUnitOfWork(), FakeClock().now()
         with uow:
-            job = uow.jobs.add(JobSpec("sleep"), "alice", "k" * 32, now, "alice", Protocol.CLI)
-            wrong = Transition(job.id, Action.CANCEL, JobState.EXECUTING, JobState.CANCELING, "a", Protocol.CLI)
-            right = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "a", Protocol.CLI)
+            job = uow.jobs.add(JobSpec("sleep"), "alice", "k" * 32, now, "alice", Channel.CLI)
+            wrong = Transition(job.id, Action.CANCEL, JobState.EXECUTING, JobState.CANCELING, "a", Channel.CLI)
+            right = Transition(job.id, Action.CANCEL, JobState.SUBMITTED, JobState.CANCELLED, "a", Channel.CLI)
             assert uow.jobs.transition(wrong, now) is None
             moved = uow.jobs.transition(right, now)
             uow.commit()
@@ -66,6 +66,6 @@ class TestFakes:
     def test_fake_unit_of_work_drops_writes_without_commit(self) -> None:
         uow, now = FakeUnitOfWork(), FakeClock().now()
         with uow:
-            uow.jobs.add(JobSpec("sleep"), "alice", "k" * 32, now, "alice", Protocol.CLI)
+            uow.jobs.add(JobSpec("sleep"), "alice", "k" * 32, now, "alice", Channel.CLI)
         assert uow.jobs.rows == {}
         assert uow.jobs.history == []

@@ -12,7 +12,9 @@ ADMIN_GROUP: Final = "admin"
 SYSTEM_ACTOR: Final = "system"
 
 
-class Protocol(StrEnum):
+class Channel(StrEnum):
+    """What a request came over: one of the five dialects, the CLI, or a runner (the system)."""
+
     CASJOBS = "casjobs"
     TRANSWS = "transws"
     BIRST = "birst"
@@ -39,16 +41,16 @@ class Actor:
     """Whoever asks: a user (or the system) speaking one protocol."""
 
     name: str
-    protocol: Protocol
+    protocol: Channel
     groups: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, user: User, protocol: Protocol) -> "Actor":
+    def of(cls, user: User, protocol: Channel) -> "Actor":
         return cls(user.name, protocol, user.groups)
 
     @classmethod
     def system(cls) -> "Actor":
-        return cls(SYSTEM_ACTOR, Protocol.RUNNER)
+        return cls(SYSTEM_ACTOR, Channel.RUNNER)
 
     @property
     def is_admin(self) -> bool:
@@ -92,7 +94,7 @@ class JobEvent:
     to_state: JobState
     at: datetime
     actor: str
-    protocol: Protocol
+    protocol: Channel
     reason: str | None = None
 
 
@@ -154,7 +156,7 @@ class Transition:
     expected: JobState
     target: JobState
     actor: str
-    protocol: Protocol
+    protocol: Channel
     reason: str | None = None
     status: str = "ok"
     change: Change = Change()

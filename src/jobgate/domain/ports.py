@@ -1,11 +1,12 @@
 """The interfaces the job core needs from the outside world; adapters implement them."""
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
 from jobgate.domain.model import (
+    Channel,
     Job,
     JobEvent,
     JobFilter,
@@ -13,9 +14,6 @@ from jobgate.domain.model import (
     TaskResult,
     Transition,
     User,
-)
-from jobgate.domain.model import (
-    Protocol as Wire,
 )
 from jobgate.domain.states import JobState
 
@@ -35,7 +33,7 @@ class PasswordHasher(Protocol):
 
 
 class JobRepository(Protocol):
-    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Wire) -> Job:
+    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Channel) -> Job:
         """Insert a Submitted job and its first event."""
         ...
 
@@ -44,8 +42,6 @@ class JobRepository(Protocol):
     def get_by_key(self, key: str) -> Job | None: ...
 
     def list_jobs(self, where: JobFilter) -> list[Job]: ...
-
-    def iter_ids(self, where: JobFilter) -> Iterator[int]: ...
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         """Compare-and-set plus its event; the moved job, or None when the state was not `expected`."""

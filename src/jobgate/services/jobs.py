@@ -17,13 +17,13 @@ from jobgate.domain.errors import (
 from jobgate.domain.model import (
     Actor,
     Change,
+    Channel,
     Credentials,
     Job,
     JobEvent,
     JobFilter,
     JobSpec,
     Outcome,
-    Protocol,
     TaskResult,
     Transition,
     User,
@@ -75,7 +75,7 @@ class JobService:
         runtime: Runtime = Runtime(),
         executor: TaskExecutor | None = None,
         signal: CancelSignal | None = None,
-        observe: Callable[[Action, Protocol], None] | None = None,
+        observe: Callable[[Action, Channel], None] | None = None,
     ) -> None:
         self._uow, self._clock, self._hasher, self.auth = uow, clock, hasher, auth
         self.runtime = runtime
@@ -91,7 +91,7 @@ class JobService:
             self._signal = signal
 
     # -- users ----------------------------------------------------------------------------------------
-    def authenticate(self, creds: Credentials, protocol: Protocol) -> Actor:
+    def authenticate(self, creds: Credentials, protocol: Channel) -> Actor:
         return Actor.of(self.auth.authenticate(creds), protocol)
 
     def add_user(self, name: str, password: str, wsid: int | None = None, groups: Iterable[str] = ()) -> User:
@@ -269,7 +269,7 @@ class JobService:
             job = uow.jobs.claim_next(runner_id, self._clock.now(), tasks)
             uow.commit()
         if job is not None:
-            self._observe(Action.START, Protocol.RUNNER)
+            self._observe(Action.START, Channel.RUNNER)
         return job
 
     def heartbeat(self, runner_id: str, job_ids: Collection[int]) -> None:

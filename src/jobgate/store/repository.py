@@ -1,6 +1,6 @@
 """Row ↔ domain mapping and the compare-and-set transition, on one connection."""
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, Final
@@ -8,7 +8,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, Update, and_, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from jobgate.domain.model import Job, JobEvent, JobFilter, JobSpec, Protocol, Transition, User
+from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 from jobgate.store.prepared import Link
 from jobgate.store.tables import job_events, jobs, tokens, users
@@ -120,7 +120,7 @@ def _event(row: Row[Any]) -> JobEvent:
         to_state=JobState(m["to_state"]),
         at=m["at"],
         actor=m["actor"],
-        protocol=Protocol(m["protocol"]),
+        protocol=Channel(m["protocol"]),
         reason=m["reason"],
     )
 
@@ -145,7 +145,7 @@ class _Repository:
 class SqlJobRepository(_Repository):
     """The hot statements (get, get_by_key, transition) run lean; see prepared.py."""
 
-    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Protocol) -> Job:
+    def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Channel) -> Job:
         values = {
             "key": key,
             "owner": owner,
@@ -180,9 +180,6 @@ class SqlJobRepository(_Repository):
         if where.limit is not None:
             query = query.limit(where.limit)
         return [_job(row) for row in self._conn.execute(query)]
-
-    def iter_ids(self, where: JobFilter) -> Iterator[int]:
-        yield from self._conn.execute(select(jobs.c.id).where(*_conditions(where)).order_by(jobs.c.id)).scalars()
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
@@ -219,7 +216,7 @@ class SqlJobRepository(_Repository):
         to_state: JobState,
         at: datetime,
         actor: str,
-        protocol: Protocol,
+        protocol: Channel,
         reason: str | None,
     ) -> None:
         self._conn.execute(
@@ -248,7 +245,7 @@ class SqlJobRepository(_Repository):
         reason = None if row.attempts == 1 else f"attempt {row.attempts}"
         self._append(
             row.id, row.version, "start", "ok", JobState.SUBMITTED, JobState.EXECUTING, now,
-            "system", Protocol.RUNNER, reason,
+            "system", Channel.RUNNER, reason,
         )  # fmt: skip
         return _job(row)
 

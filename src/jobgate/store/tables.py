@@ -24,7 +24,7 @@ from sqlalchemy import (
     false,
 )
 
-from jobgate.domain.model import Protocol
+from jobgate.domain.model import Channel
 from jobgate.domain.states import JobState
 
 metadata = MetaData(
@@ -78,7 +78,7 @@ def _one_of(column: str, values: list[str]) -> str:
 
 
 STATES = [s.value for s in JobState]
-PROTOCOLS = [p.value for p in Protocol]
+PROTOCOLS = [p.value for p in Channel]
 
 users = Table(
     "users",

@@ -16,7 +16,7 @@ from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS
 from jobgate.dialects.common import DialectOptions, IndexLink, Mounted
 from jobgate.dialects.common.soap import AsmxRoute, AsmxService, SoapGateway
 from jobgate.dialects.common.spyne_apps import SpyneApps, build_apps
-from jobgate.domain.model import Credentials, Protocol
+from jobgate.domain.model import Channel, Credentials
 from jobgate.services import JobService
 
 JOBS_PATH = "/CasJobs/services/jobs.asmx"
@@ -48,7 +48,7 @@ def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials 
 
 def mount(jobs: JobService, options: DialectOptions) -> Mounted:
     service = AsmxService(
-        name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), protocol=Protocol.CASJOBS,
+        name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), protocol=Channel.CASJOBS,
         wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
         inline_ops=frozenset(FAST_OPS), credentials=credentials, fast_ops=FAST_OPS,
     )  # fmt: skip
@@ -56,7 +56,7 @@ def mount(jobs: JobService, options: DialectOptions) -> Mounted:
     users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()
     for path in USERS_PATHS:
         users_service = AsmxService(
-            name="CasUsers", path=path, tns=TNS, apps=users, protocol=Protocol.CASJOBS, wsdl=users_wsdl,
+            name="CasUsers", path=path, tns=TNS, apps=users, protocol=Channel.CASJOBS, wsdl=users_wsdl,
             description="CasJobs user look-up: a user name and password to a WebServicesID.",
         )  # fmt: skip
         routes.append(AsmxRoute(path, SoapGateway(users_service, jobs, options)))

@@ -198,9 +198,6 @@ class Condition:
     key: str
     alternatives: tuple[Bound, ...]
 
-    def equals_only(self) -> bool:
-        return all(low == high and low is not None for low, high in self.alternatives)
-
 
 def _parse_int(text: str) -> int:
     return int(text)

@@ -20,7 +20,6 @@ from jobgate.dialects.common.spyne_apps import ParamKind, method_params, operati
 
 __all__ = ["BadParameter", "Pages", "bind_parameters", "disco", "operation_names", "query_string", "wsdl_for"]
 
-WSDL: Final = "http://schemas.xmlsoap.org/wsdl/"
 _ADDRESS_NS: Final = ("http://schemas.xmlsoap.org/wsdl/soap/", "http://schemas.xmlsoap.org/wsdl/soap12/",
                       "http://schemas.xmlsoap.org/wsdl/http/")  # fmt: skip
 _HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

@@ -27,10 +27,6 @@ class SoapVersion(Enum):
     def content_type(self) -> str:
         return self.value[1]
 
-    @classmethod
-    def of_namespace(cls, ns: str | None) -> "SoapVersion | None":
-        return next((v for v in cls if v.envelope_ns == ns), None)
-
 
 W = TypeVar("W")
 
@@ -53,9 +49,6 @@ class ErrorTable(Generic[W]):
             if cls in self._rows:
                 return self._rows[cls]
         return None
-
-    def __contains__(self, cls: type[BaseException]) -> bool:
-        return cls in self._rows
 
 
 @dataclass(frozen=True, slots=True)

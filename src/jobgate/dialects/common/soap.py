@@ -24,7 +24,7 @@ from jobgate.dialects.common.fastlane import FastLane, FastOp
 from jobgate.dialects.common.faults import SoapVersion, reshape_fault, soap_fault, version_mismatch_fault
 from jobgate.dialects.common.spyne_apps import CALL_KEY, READ_PREFIX, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.dialects.common.xml import XmlRefused, parse
-from jobgate.domain.model import Credentials, Protocol
+from jobgate.domain.model import Channel, Credentials
 from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class AsmxService:
     path: str
     tns: str
     apps: SpyneApps
-    protocol: Protocol
+    protocol: Channel
     wsdl: bytes | None = None
     http_bindings: bool = True  # ASMX HttpGet/HttpPost (CasJobs: on; Birst: off)
     check_soap_action: bool = True
@@ -64,7 +64,7 @@ class CallInfo:
     client: str
     request_id: str
     binding: str
-    protocol: Protocol
+    protocol: Channel
     scope: Scope = field(default_factory=dict, repr=False)
     public_url: str | None = None
 

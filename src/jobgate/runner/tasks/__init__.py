@@ -13,14 +13,10 @@ from jobgate.runner.cancel import CancelToken
 class TaskContext:
     data_dir: Path
     cancel_grace_s: float
-    public_url: str | None = None
 
 
 class Task(Protocol):
     def __call__(self, job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult: ...
-
-
-TaskTable = Mapping[str, Task]
 
 
 def param(params: Mapping[str, Any], name: str) -> Any:
