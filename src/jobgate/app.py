@@ -10,12 +10,13 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from jobgate import ops
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
-from jobgate.dialects.common import DialectOptions, Mount, Mounted
-from jobgate.dialects.common.soap import AsmxRoute
+from jobgate.dialects import registry
+from jobgate.dialects.common import Dialect, DialectOptions, Labelled
 from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
@@ -68,13 +69,6 @@ def task_table(settings: Settings) -> dict[str, Task]:
     return tasks
 
 
-def dialect_mounts() -> Sequence[Mount]:
-    """Every dialect this build serves; each gets the service layer and its options, nothing else."""
-    from jobgate.dialects import casjobs
-
-    return [casjobs.mount]
-
-
 def wsdl_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "wsdl"
     if checkout.is_dir():
@@ -82,8 +76,16 @@ def wsdl_dir() -> Path:
     return Path(__file__).resolve().parent / "_data" / "wsdl"
 
 
-def create_app(settings: Settings, *, migrate: bool = True, components: Components | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    components: Components | None = None,
+    dialects: Sequence[Dialect] | None = None,
+) -> Starlette:
+    """The one ASGI app: every registered dialect (or those given), the ops endpoints, the runners."""
     parts = components or build(settings, serving=True)
+    served = registry() if dialects is None else tuple(dialects)
     if migrate:
         upgrade(parts.engine)
     inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
@@ -91,9 +93,16 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
         data_dir=settings.data_dir, fast_lane=settings.fast_lane,
     )  # fmt: skip
-    mounted: list[Mounted] = [mount(parts.jobs, options) for mount in dialect_mounts()]
-    routes = [route for dialect in mounted for route in dialect.routes]
-    hot = [route for route in routes if isinstance(route, AsmxRoute)]  # the service endpoints
+    # each dialect gets the service layer and its options, nothing else; its routes name it in the
+    # request's state (the `dialect` label of the metrics and the log line)
+    mounted = [(dialect, dialect.mount(parts.jobs, options)) for dialect in served]
+    routes: list[BaseRoute] = []
+    hot: list[BaseRoute] = []
+    for dialect, parts_of in mounted:
+        hot_ones = set(map(id, parts_of.hot))
+        for route in parts_of.routes:
+            (hot if id(route) in hot_ones else routes).append(Labelled(route, dialect.name))
+    index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     parts.metrics.watch_jobs(parts.jobs)
 
     @contextlib.asynccontextmanager
@@ -108,7 +117,7 @@ def create_app(settings: Settings, *, migrate: bool = True, components: Componen
             parts.engine.dispose()
 
     app = Starlette(
-        routes=[*(route for route in routes if route not in hot), *ops.routes(parts.jobs, parts.metrics, mounted)],
+        routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index)],
         middleware=[
             Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
             Middleware(ops.HotRoutes, routes=hot),

@@ -6,7 +6,8 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import structlog
 from lxml import etree
@@ -19,7 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobgate.dialects.common import Mounted
+from jobgate.dialects.common import IndexLink
 from jobgate.domain.model import Channel
 from jobgate.domain.states import Action
 from jobgate.services import JobService
@@ -29,21 +30,19 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = structlog.get_logger("jobgate.access")
 log = logging.getLogger(__name__)
 
-DIALECT_PREFIXES: Sequence[tuple[str, str]] = (
-    ("/casjobs/", "casjobs"),
-    ("/transws", "transws"),
-    ("/commandwebservice.asmx", "birst"),
-    ("/webacs/", "cisco"),
-    ("/arcgis/", "arcgis"),
-)
+OPS: Final = "ops"  # the label of requests no dialect answered (health, metrics, the index, unknown paths)
 
 
-def dialect_of(path: str) -> str:
-    lowered = path.lower()
-    for prefix, name in DIALECT_PREFIXES:
-        if lowered.startswith(prefix):
-            return name
-    return "ops"
+def dialect_of(scope: Scope) -> str:
+    """The dialect whose route answered the request (set by its route as it handles it), else "ops"."""
+    return str(scope.get("state", {}).get("dialect", OPS))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSection:
+    title: str
+    description: str
+    links: Sequence[IndexLink]
 
 
 class _JobsByState(Collector):
@@ -113,7 +112,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            dialect = dialect_of(scope["path"])
+            dialect = dialect_of(scope)
             self.metrics.request_timer(dialect, status).observe(elapsed)
             if self.enabled_log:
                 # the path only: query strings carry passwords in CasJobs' HTTP GET binding
@@ -124,9 +123,9 @@ class RequestContext:
 
 
 class HotRoutes:
-    """Pure-ASGI middleware, innermost: requests for the given routes (the dialects' service endpoints) go
-    straight to them; everything else goes on to Starlette's exception handling and router. Measured: the
-    router's walk and the exception middleware's wrapping of `send` cost ~3 µs of a ~80 µs GetJobStatus."""
+    """Pure-ASGI middleware, innermost: requests for the routes the dialects mark hot (their service
+    endpoints) go straight to them; everything else goes on to Starlette's exception handling and router,
+    whose walk and wrapping of `send` would cost every hot call (docs/PERFORMANCE.md)."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app, self.routes = app, tuple(routes)
@@ -142,7 +141,7 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
 
-def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> list[Route]:
+def routes(jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSection]) -> list[Route]:
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -157,7 +156,7 @@ def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> li
     def scrape(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    index_page = render_index(mounted)
+    index_page = render_index(index_sections)
 
     def index(request: Request) -> Response:
         return Response(index_page, media_type="text/html; charset=utf-8")
@@ -170,11 +169,11 @@ def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> li
     ]
 
 
-def render_index(mounted: Sequence[Mounted]) -> bytes:
+def render_index(index_sections: Sequence[IndexSection]) -> bytes:
     sections = []
-    for dialect in mounted:
-        items = [h.LI(h.A(link.label, href=link.href)) for link in dialect.links]
-        sections += [h.H2(dialect.name), h.P(dialect.description), h.UL(*items)]
+    for section in index_sections:
+        items = [h.LI(h.A(link.label, href=link.href)) for link in section.links]
+        sections += [h.H2(section.title), h.P(section.description), h.UL(*items)]
     ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics")]
     page = h.HTML(
         h.HEAD(h.META(charset="utf-8"), h.TITLE("jobgate")),
@@ -189,4 +188,4 @@ def render_index(mounted: Sequence[Mounted]) -> bytes:
     return b"<!DOCTYPE html>\n" + bytes(etree.tostring(page, method="html", encoding="utf-8"))
 
 
-__all__ = ["Metrics", "RequestContext", "routes"]
+__all__ = ["IndexSection", "Metrics", "RequestContext", "routes"]

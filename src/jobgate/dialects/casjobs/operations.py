@@ -2,12 +2,12 @@
 lane call the same code, so both paths behave alike by construction."""
 
 from jobgate.dialects.casjobs import wire
-from jobgate.dialects.common.soap import CallInfo
+from jobgate.dialects.common.calls import CallInfo
 from jobgate.domain.model import Actor, Credentials
 
 
 def login(call: CallInfo, wsid: int, pw: str | None) -> Actor:
-    return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.protocol)
+    return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.channel)
 
 
 def cancel_job(call: CallInfo, wsId: int, pw: str | None, jobId: int) -> None:

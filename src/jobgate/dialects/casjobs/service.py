@@ -6,7 +6,7 @@ from spyne import ServiceBase, rpc
 from spyne.model.primitive import Boolean, Integer32, Long, Unicode
 
 from jobgate.dialects.casjobs import operations, wire
-from jobgate.dialects.common.soap import CallInfo
+from jobgate.dialects.common.calls import CallInfo
 from jobgate.domain.errors import InvalidRequest
 from jobgate.domain.model import Credentials, JobFilter, JobSpec
 
