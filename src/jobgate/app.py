@@ -103,6 +103,7 @@ def create_app(
         for route in parts_of.routes:
             (hot if id(route) in hot_ones else routes).append(Labelled(route, dialect.name))
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
+    openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
 
     @contextlib.asynccontextmanager
@@ -117,7 +118,7 @@ def create_app(
             parts.engine.dispose()
 
     app = Starlette(
-        routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index)],
+        routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index, openapi)],
         middleware=[
             Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
             Middleware(ops.HotRoutes, routes=hot),

@@ -1,11 +1,12 @@
 """Operations endpoints and cross-cutting HTTP concerns: health, readiness, metrics, the index page,
 request ids and the one access-log line per request."""
 
+import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,6 +37,21 @@ OPS: Final = "ops"  # the label of requests no dialect answered (health, metrics
 def dialect_of(scope: Scope) -> str:
     """The dialect whose route answered the request (set by its route as it handles it), else "ops"."""
     return str(scope.get("state", {}).get("dialect", OPS))
+
+
+def openapi_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One OpenAPI 3.1 document from the REST dialects' parts (their paths and components, merged)."""
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        paths.update(part.get("paths", {}))
+        for kind, entries in part.get("components", {}).items():
+            components.setdefault(kind, {}).update(entries)
+    info = {"title": "jobgate", "version": "1", "description": "The REST dialects of jobgate."}
+    document: dict[str, Any] = {"openapi": "3.1.0", "info": info, "paths": paths}
+    if components:
+        document["components"] = components
+    return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +157,9 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
 
-def routes(jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSection]) -> list[Route]:
+def routes(
+    jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSection], openapi: Mapping[str, Any]
+) -> list[Route]:
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -157,6 +175,10 @@ def routes(jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSec
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     index_page = render_index(index_sections)
+    openapi_json = json.dumps(openapi, indent=1).encode()
+
+    def describe(request: Request) -> Response:
+        return Response(openapi_json, media_type="application/json")
 
     def index(request: Request) -> Response:
         return Response(index_page, media_type="text/html; charset=utf-8")
@@ -166,6 +188,7 @@ def routes(jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSec
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", scrape, methods=["GET"]),
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/openapi.json", describe, methods=["GET", "HEAD"]),
     ]
 
 
@@ -174,7 +197,7 @@ def render_index(index_sections: Sequence[IndexSection]) -> bytes:
     for section in index_sections:
         items = [h.LI(h.A(link.label, href=link.href)) for link in section.links]
         sections += [h.H2(section.title), h.P(section.description), h.UL(*items)]
-    ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics")]
+    ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics", "/openapi.json")]
     page = h.HTML(
         h.HEAD(h.META(charset="utf-8"), h.TITLE("jobgate")),
         h.BODY(
@@ -188,4 +211,4 @@ def render_index(index_sections: Sequence[IndexSection]) -> bytes:
     return b"<!DOCTYPE html>\n" + bytes(etree.tostring(page, method="html", encoding="utf-8"))
 
 
-__all__ = ["IndexSection", "Metrics", "RequestContext", "routes"]
+__all__ = ["IndexSection", "Metrics", "RequestContext", "openapi_document", "routes"]

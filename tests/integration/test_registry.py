@@ -47,6 +47,7 @@ DIALECT: Final = Dialect(
     mount=mount,
     banner=[BannerLine("toy", "/toy/hot", "(the test's own)")],
     documents=lambda: {"toy.wsdl": b"<definitions/>"},
+    openapi=lambda: {"paths": {"/toy/cold": {"get": {"responses": {"200": {"description": "routed"}}}}}},
 )
 
 
@@ -112,3 +113,10 @@ def test_make_wsdl_writes_the_dialect_s_documents(dialects: tuple[Dialect, ...],
 
     assert (tmp_path / "toy.wsdl").read_bytes() == b"<definitions/>"
     assert {path.name for path in written} >= {"toy.wsdl", "casjobs.wsdl", "casusers.wsdl"}
+
+
+def test_the_dialect_s_part_of_the_openapi_document_is_served(client: Client) -> None:
+    document = client.get("/openapi.json").json()
+
+    assert document["openapi"].startswith("3.1")
+    assert document["paths"]["/toy/cold"]["get"]["responses"]["200"]["description"] == "routed"

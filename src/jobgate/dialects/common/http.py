@@ -1,5 +1,7 @@
 """HTTP facts every dialect reads the same way: who the client is, and the base URL it used."""
 
+import base64
+import binascii
 import re
 from typing import Final
 
@@ -31,3 +33,18 @@ def request_base_url(scope: Scope, public_url: str | None) -> str:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
     return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def basic_credentials(scope: Scope) -> tuple[str, str] | None:
+    """The user name and password of an `Authorization: Basic` header (RFC 7617, UTF-8), or None when
+    there is none or it cannot be read."""
+    header = Headers(scope=scope).get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None

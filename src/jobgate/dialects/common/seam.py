@@ -68,6 +68,8 @@ class Dialect:
     mount: Mount
     banner: Sequence[BannerLine] = ()
     documents: Callable[[], Mapping[str, bytes]] | None = None  # file name under wsdl/ → its bytes (make wsdl)
+    # a REST dialect's part of /openapi.json: {"paths": {...}, "components": {...}} (OpenAPI 3.1)
+    openapi: Callable[[], Mapping[str, Any]] | None = None
 
 
 class Labelled(BaseRoute):
