@@ -92,6 +92,7 @@ def create_app(
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
         data_dir=settings.data_dir, fast_lane=settings.fast_lane,
+        max_in_flight_per_user=settings.max_in_flight_per_user,
     )  # fmt: skip
     # each dialect gets the service layer and its options, nothing else; its routes name it in the
     # request's state (the `dialect` label of the metrics and the log line)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65536, ge=8)
     inline_hot_path: Literal["auto", "on", "off"] = "auto"
     fast_lane: bool = True
+    max_in_flight_per_user: int = Field(64, ge=1)  # REST dialects (Cisco): one more is answered 503
 
     @field_validator("public_url")
     @classmethod

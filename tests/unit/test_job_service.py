@@ -163,6 +163,24 @@ class TestCancel:
         assert (outcome.prior, outcome.current, outcome.changed) == (S.SUSPENDED, S.CANCELLED, True)
         assert history(uow, job)[-1] == ("cancel", S.SUSPENDED, S.CANCELLED)
 
+    def test_cancel_only_from_given_states_refuses_any_other_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn
+    ) -> None:
+        job = job_in(S.SUSPENDED)
+        before = uow.jobs.events(job.id)
+        with pytest.raises(TransitionRefused) as refused:
+            jobs.cancel(alice, job.id, only_from=frozenset({S.SUBMITTED, S.EXECUTING, S.CANCELING}))
+        assert (refused.value.current, refused.value.action) == (S.SUSPENDED, Action.CANCEL)
+        assert uow.jobs.events(job.id) == before
+        assert uow.jobs.rows[job.id].state is S.SUSPENDED
+
+    def test_cancel_only_from_a_listed_state_cancels_as_usual(
+        self, jobs: JobService, alice: Actor, job_in: JobIn
+    ) -> None:
+        job = job_in(S.EXECUTING)
+        outcome = jobs.cancel(alice, job.id, only_from=frozenset({S.EXECUTING}))
+        assert (outcome.prior, outcome.current, outcome.changed) == (S.EXECUTING, S.CANCELING, True)
+
     def test_cancel_of_synchronous_job_leaves_it_unchanged(
         self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor
     ) -> None:

@@ -183,14 +183,20 @@ class JobService:
             uow.commit()
         return job
 
-    def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
-        """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it)."""
-        outcome = self.cancel_if_exists(actor, ref, reason)
+    def cancel(
+        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+    ) -> Outcome:
+        """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it).
+        `only_from` narrows the states a cancel is accepted from (a dialect's stricter rule); any other
+        state is refused as the table would refuse it."""
+        outcome = self.cancel_if_exists(actor, ref, reason, only_from)
         if outcome is None:
             raise JobNotFound(ref)
         return outcome
 
-    def cancel_if_exists(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome | None:
+    def cancel_if_exists(
+        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+    ) -> Outcome | None:
         """Like cancel(), but an unknown job is None, not an error (CasJobs: "does nothing")."""
         with self._uow() as uow:
             found = self._find(uow, ref)
@@ -199,7 +205,7 @@ class JobService:
             job = self._writable(actor, found)
             if ignores_cancel(job):
                 return Outcome(job, job.state, job.state, changed=False)
-            outcome = self._apply(uow, job, Action.CANCEL, actor, reason)
+            outcome = self._apply(uow, job, Action.CANCEL, actor, reason, only_from=only_from)
             uow.commit()
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)
@@ -375,11 +381,12 @@ class JobService:
         actor: Actor,
         reason: str | None,
         change: Change = _NO_CHANGE,
+        only_from: frozenset[JobState] | None = None,
     ) -> Outcome:
         prior = job.state
         for _ in range(_MAX_RETRIES):
             target = next_state(job.state, action)
-            if target is None:
+            if target is None or (only_from is not None and job.state not in only_from):
                 raise TransitionRefused(job.id, job.state, action)
             if target is job.state and not change.deleted:
                 return Outcome(job, prior, job.state, changed=False)

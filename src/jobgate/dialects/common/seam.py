@@ -28,6 +28,7 @@ class DialectOptions:
     inline_hot_path: bool = False  # run cheap calls with verified credentials on the event loop
     fast_lane: bool = True  # answer a SOAP service's fast operations without Spyne (soap/fastlane.py)
     data_dir: Path | None = None  # where tasks write their files (JOBGATE_DATA_DIR): served outputs live under it
+    max_in_flight_per_user: int = 64  # a REST dialect's rate limit: requests of one user at a time
 
 
 @dataclass(frozen=True, slots=True)
