@@ -122,7 +122,7 @@ def verdicts(answer: httpx.Response) -> Verdicts:
             side: {
                 int(s.findtext("id")): (s.findtext("status"), s.findtext("message"))
                 for s in root.iterfind(f"operationResult/{side}/{side}")
-            }  # fmt: skip
+            }
             for side in ("success", "failure")
         }
         operation, message = root.findtext("operationResult/operation"), root.findtext("operationResult/message")
