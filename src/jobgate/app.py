@@ -30,6 +30,7 @@ from jobgate.store.engine import is_sqlite, start_checkpointer
 from jobgate.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
+BATCH_WORKERS = 8  # below the store's pool of 10 connections
 
 
 @dataclass
@@ -93,6 +94,7 @@ def create_app(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
         data_dir=settings.data_dir, fast_lane=settings.fast_lane,
         max_in_flight_per_user=settings.max_in_flight_per_user,
+        batch_workers=1 if is_sqlite(parts.engine) else BATCH_WORKERS,
     )  # fmt: skip
     # each dialect gets the service layer and its options, nothing else; its routes name it in the
     # request's state (the `dialect` label of the metrics and the log line)

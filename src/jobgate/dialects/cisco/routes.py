@@ -6,6 +6,7 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -87,6 +88,9 @@ class CiscoApi:
     def __init__(self, jobs: JobService, options: DialectOptions) -> None:
         self.jobs, self.options = jobs, options
         self.in_flight = auth.InFlight(options.max_in_flight_per_user)
+        # workers for requests naming many ids; started when first needed, idle ones cost nothing
+        self.batch = (ThreadPoolExecutor(options.batch_workers, thread_name_prefix="cisco-batch")
+                      if options.batch_workers > 1 else None)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         call = _call(scope, self.options.public_url)
@@ -130,7 +134,7 @@ class CiscoApi:
     def _work(self, actor: Actor, target: Target, call: Call, body: bytes, json_body: bool) -> Answer:
         if target.operation is not None:
             ids = ids_of(body, wire.PAYLOADS[target.operation], json=json_body)
-            verdicts = operations.operate(self.jobs, actor, target.operation, ids)
+            verdicts = operations.operate(self.jobs, actor, target.operation, ids, self.batch)
             return Answer("mgmtResponse", wire.operation_result(target.operation, call.urls("op"), verdicts))
         if target.kind == "runhistory":
             job, events = operations.run_history(self.jobs, actor, _job_id_param(call))

@@ -29,6 +29,9 @@ class DialectOptions:
     fast_lane: bool = True  # answer a SOAP service's fast operations without Spyne (soap/fastlane.py)
     data_dir: Path | None = None  # where tasks write their files (JOBGATE_DATA_DIR): served outputs live under it
     max_in_flight_per_user: int = 64  # a REST dialect's rate limit: requests of one user at a time
+    # threads one request naming many jobs may use side by side (each job still its own transaction): worth
+    # it where commits wait for the disk in parallel (PostgreSQL); SQLite serialises its writers anyway
+    batch_workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
