@@ -40,9 +40,9 @@ def add_nbi_users(server: JobgateServer, **groups: tuple[str, ...]) -> dict[str,
     return users
 
 
-def submit(server: JobgateServer, owner: str, seconds: float = 300) -> int:
+def submit(server: JobgateServer, owner: str, seconds: float = 300, task: str = "sleep") -> int:
     """`jobgate job submit` run in this process (a subprocess costs a second of imports)."""
-    argv = ["job", "submit", "--owner", owner, "--task", "sleep", "--param", f"seconds={seconds}",
+    argv = ["job", "submit", "--owner", owner, "--task", task, "--param", f"seconds={seconds}",
             "--database-url", server.env["JOBGATE_DATABASE_URL"]]  # fmt: skip
     done = CliRunner().invoke(cli, argv)
     assert done.exit_code == 0, done.output

@@ -25,8 +25,10 @@ from support.cisco import (
     NbiUser,
     add_nbi_users,
     finished_job,
+    operation,
     running_job,
     state,
+    submit,
     verdicts,
     wait_for_state,
 )
@@ -182,3 +184,44 @@ def test_answer_has_the_seed_shape_with_its_counts_of_success_and_failure(
     assert state(server, theirs) == "Finished"
     for job_id in running:
         wait_for_state(server, job_id, "Cancelled")
+
+
+# -- cancel, suspend, resume: jobOperationPayload (cisco.md), answered in the seed's mgmtResponse shape --------
+JOB_OPS: Final = HERE.parent / "jobOperation"
+JOB_CASES: Final = [(op, version, fmt) for op in ("cancel", "suspend", "resume") for version, fmt in CASES]
+HELD: Final = "held"  # a task no runner serves: its jobs stay Submitted until someone acts on them
+
+
+@pytest.mark.parametrize(("op", "version", "fmt"), JOB_CASES)
+def test_job_operation_samples_answer_in_the_seed_shape(
+    server: JobgateServer, users: dict[str, NbiUser], http: httpx.Client, op: str, version: str, fmt: str
+) -> None:
+    job_id = submit_held(server)
+    if op == "resume":
+        assert verdicts(operation(http, users["operator"], "v3", "suspend", [job_id], as_json=True)).success
+    text = (JOB_OPS / f"{version}.request.{fmt}").read_text().replace("15", str(job_id))
+    path = f"{PREFIX}/{version}/op/jobService/{op}" + (".json" if fmt == "json" else "")
+    media = "application/json" if fmt == "json" else "application/xml"
+    answer = http.put(path, content=text.encode(), headers={"Content-Type": media}, auth=users["operator"].auth)
+    assert answer.status_code == 200, answer.text
+    if fmt == "xml":
+        template = etree.fromstring(xml_template(version, server.url, 1, 0))
+        operation_element = template.find("operationResult/operation")
+        assert operation_element is not None
+        operation_element.text = op.upper()
+        for name in ("requestUrl", "rootUrl"):
+            template.set(name, template.get(name, "").replace("cancelrunning", op))
+        assert_same_structure(answer.content, template)
+    else:
+        assert json_shape(answer.json()) == json_shape(json_template(version, 1, 0))
+    found = verdicts(answer)
+    assert (found.operation, found.success) == (op.upper(), {job_id: JOB_DONE[op]})
+    assert state(server, job_id) == JOB_AFTER[op]
+
+
+JOB_DONE: Final = {"cancel": "Job cancelled", "suspend": "Job suspended", "resume": "Job resumed"}
+JOB_AFTER: Final = {"cancel": "Cancelled", "suspend": "Suspended", "resume": "Submitted"}
+
+
+def submit_held(server: JobgateServer) -> int:
+    return submit(server, "operator", task=HELD)
