@@ -249,6 +249,8 @@ class TestRefusals:
             ("GET", "/v3/data/JobSummary?colour=red", {}, 400),
             ("GET", "/v3/op/jobService/runhistory", {}, 400),
             ("GET", "/v3/data/JobSummary/77777777", {}, 404),
+            ("GET", "/v3/data/JobSummary?.sort=%1F%00", {}, 400),  # echoed in the message: no XML 1.0 character
+            ("GET", "/v3/data/Job%00Summary", {}, 404),
         ],
     )
     def test_refusals_are_error_documents(

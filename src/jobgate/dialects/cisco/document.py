@@ -10,6 +10,7 @@
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,6 +43,12 @@ class Many:
 Value: TypeAlias = Scalar | Node | Many
 
 XML_DECLARATION: Final = True
+# characters XML 1.0 cannot carry (a path or query value may hold them): written as U+FFFD
+_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: Scalar) -> str:
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def node(attrs: Mapping[str, Scalar | None] | None = None, /, **fields: "Value | None") -> Node:
@@ -59,9 +66,9 @@ def to_xml(root: str, value: Node) -> bytes:
 
 def _fill(element: etree._Element, value: Node) -> None:
     for name, attr in value.attrs:
-        element.set(name, str(attr))
+        element.set(name, _xml_text(attr))
     if value.text is not None:
-        element.text = str(value.text)
+        element.text = _xml_text(value.text)
     for name, field in value.fields:
         for item in field.items if isinstance(field, Many) else (field,):
             child = etree.SubElement(element, name)
@@ -70,13 +77,13 @@ def _fill(element: etree._Element, value: Node) -> None:
             elif isinstance(item, Many):
                 raise TypeError("a list holds elements, not lists")
             else:
-                child.text = str(item)
+                child.text = _xml_text(item)
 
 
 # -- JSON -------------------------------------------------------------------------------------------------
 def to_json(root: str, value: Node, version: Version, *, sort: bool = True) -> bytes:
     ordered = sort and version is not Version.V1
-    return json.dumps({root: _object(value, version, ordered)}, ensure_ascii=False).encode()
+    return json.dumps({root: _object(value, version, ordered)}, ensure_ascii=False).encode("utf-8", "replace")
 
 
 def _object(value: Node, version: Version, ordered: bool) -> dict[str, Any]:
