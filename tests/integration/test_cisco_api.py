@@ -14,9 +14,11 @@ from lxml import etree
 from openapi_spec_validator import validate
 from starlette.applications import Starlette
 
+from jobgate.dialects import registry
 from jobgate.dialects.cisco.routes import CiscoApi
 from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult, User
 from jobgate.domain.states import JobState
+from jobgate.server import banner
 from jobgate.services import JobService
 from security.inprocess import app_in_process, request
 
@@ -328,3 +330,12 @@ def test_openapi_document_is_valid_and_describes_every_cisco_operation(app: Star
         for suffix in ("", ".json"):
             assert {"put", "post"} <= set(paths[f"{API}/{{version}}/op/jobService/{op}{suffix}"])
     assert "get" in paths[f"{API}/{{version}}/data/JobSummary.json"]
+
+
+def test_index_banner_and_metrics_name_the_cisco_dialect(app: Starlette) -> None:
+    assert f"{API}/v3/data/JobSummary" in request(app, "GET", "/").text
+    text = banner(app.state.components.settings, registry())
+    assert "cisco" in text
+    assert f"{API}/v3/op/jobService/cancelrunning" in text
+    request(app, "GET", f"{API}/v3/data/JobSummary", headers=basic("reader"))
+    assert 'dialect="cisco"' in request(app, "GET", "/metrics").text

@@ -101,8 +101,11 @@ class CiscoApi:
             return
         except Exception as exc:  # the one place errors become errorDocuments
             status, answer, headers = self._refusal(scope, call, exc)
-        body = (to_json(answer.root, answer.tree, call.version, sort=answer.sort) if call.json
-                else to_xml(answer.root, answer.tree))  # fmt: skip
+        try:
+            body = _render(call, answer)
+        except Exception as exc:  # an answer that cannot be written is a server error, never a traceback
+            status, answer, headers = self._refusal(scope, call, exc)
+            body = _render(call, answer)
         headers |= {"content-type": wire.JSON_MEDIA if call.json else wire.XML_MEDIA, "content-length": str(len(body))}
         raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -165,6 +168,12 @@ class CiscoApi:
         query = json.dumps({name: value for name, value in call.params})
         tree = wire.error_document(document, call.method, call.uri_path, query)
         return document.status, Answer("errorDocument", tree, sort=False), _headers_for(exc)
+
+
+def _render(call: Call, answer: Answer) -> bytes:
+    if call.json:
+        return to_json(answer.root, answer.tree, call.version, sort=answer.sort)
+    return to_xml(answer.root, answer.tree)
 
 
 def _headers_for(exc: Exception) -> dict[str, str]:
