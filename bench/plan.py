@@ -1,5 +1,6 @@
 """What one benchmark run does: durations, repetitions, sizes, and the workloads as one table of data."""
 
+import base64
 import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -10,6 +11,9 @@ MARK: Final = "__JOBID__"  # replaced by a job id per request (bench/lua/jobs.lu
 TNS: Final = "http://Services.Cas.jhu.edu"
 SOAP11: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
+CISCO_PATH: Final = "/webacs/api/v3"
+ALL_CONFIGS: Final = ("jobgate", "A", "D", "D2", "E")
+REST_CONFIGS: Final = ("jobgate", "A", "E")  # D and D2 are Spyne SOAP: they have no REST counterpart
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Account:
     groups: tuple[str, ...] = ()
 
 
-BENCH_USER: Final = Account("bench", 1001, "bench-pw-7c1e")
+BENCH_USER: Final = Account("bench", 1001, "bench-pw-7c1e", ("nbi-write", "nbi-read"))
 ADMIN_USER: Final = Account("bench-admin", 1002, "admin-pw-40d2", ("admin",))
 
 
@@ -55,6 +59,20 @@ def http_get(op: str, account: Account) -> Request:
     return Request("GET", f"{JOBS_PATH}/{op}?{query}")
 
 
+def cisco_rest(op: str, account: Account) -> Request:
+    """A Cisco PI call with HTTP Basic: PUT cancelrunning with seed 003's XML payload, or GET one JobSummary."""
+    secret = base64.b64encode(f"{account.name}:{account.password}".encode()).decode()
+    auth = ("Authorization", f"Basic {secret}")
+    if op != "cancelrunning":
+        return Request("GET", f"{CISCO_PATH}/data/JobSummary/{MARK}", "", (auth,))
+    payload = etree.Element("jobRunOperationPayload")
+    etree.SubElement(etree.SubElement(payload, "runIds"), "runId").text = MARK
+    text = etree.tostring(payload, xml_declaration=True, encoding="utf-8").decode()
+    return Request(
+        "PUT", f"{CISCO_PATH}/op/jobService/cancelrunning", text, (("Content-Type", "application/xml"), auth)
+    )
+
+
 @dataclass(frozen=True)
 class Workload:
     key: str
@@ -63,6 +81,7 @@ class Workload:
     op: str
     writes: bool  # CancelJob: every request moves one job Executing → Canceling
     request: Request | None  # None: the dialect is not implemented yet (a row in the report, no run)
+    configs: tuple[str, ...] = ALL_CONFIGS  # the configurations that serve this workload
 
     @property
     def title(self) -> str:
@@ -76,7 +95,24 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
         Workload("casjobs-get-status", "CasJobs", "HTTP GET", "GetJobStatus", False, http_get("GetJobStatus", account)),
         Workload("birst-soap-cancel", "Birst", "SOAP 1.1", "cancelJob", True, None),
         Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
-        Workload("cisco-rest-cancel", "Cisco", "REST", "cancelJob", True, None),
+        Workload(
+            "cisco-rest-cancel",
+            "Cisco",
+            "REST",
+            "cancelrunning",
+            True,
+            cisco_rest("cancelrunning", account),
+            REST_CONFIGS,
+        ),
+        Workload(
+            "cisco-rest-summary",
+            "Cisco",
+            "REST",
+            "JobSummary/<id>",
+            False,
+            cisco_rest("JobSummary", account),
+            REST_CONFIGS,
+        ),
         Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
     )
 
