@@ -5,7 +5,6 @@ whatever the request ended in (errors.ERRORS, applied here and nowhere else)."""
 import json
 import logging
 import urllib.parse
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
@@ -147,7 +146,10 @@ class CiscoApi:
 
     def _summaries(self, actor: Actor, target: Target, call: Call) -> Answer:
         urls = call.urls("data")
-        entity_url: Callable[[int], str] = lambda job_id: f"{call.base}/data/{wire.SUMMARY_TYPE}/{job_id}"  # noqa: E731
+
+        def entity_url(job_id: int) -> str:
+            return f"{call.base}/data/{wire.SUMMARY_TYPE}/{job_id}"
+
         if target.job_id is not None:
             job = operations.summary(self.jobs, actor, target.job_id)
             item = wire.summary_entity(job, entity_url(job.id))

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 from jobgate.dialects.cisco.document import Many, Node, node
-from jobgate.domain.model import Job, JobEvent, Outcome
+from jobgate.domain.model import ADMIN_GROUP, Job, JobEvent, Outcome
 from jobgate.domain.states import JobState, is_terminal
 
 PREFIX: Final = "/webacs/api"
@@ -20,7 +20,7 @@ JSON_SUFFIX: Final = ".json"
 
 READ_GROUP: Final = "nbi-read"  # cisco.md: NBI Read for GET
 WRITE_GROUP: Final = "nbi-write"  # NBI Write for PUT/POST
-SUPER_GROUP: Final = "admin"  # PI's root / Super Users hold Read and Write
+SUPER_GROUP: Final = ADMIN_GROUP  # PI's root / Super Users hold Read and Write
 
 
 class Operation(StrEnum):
