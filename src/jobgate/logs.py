@@ -121,19 +121,9 @@ def stream() -> LogStream:
     return LogStream(sys.stderr)
 
 
-def configure(level: str = "info") -> None:
-    shared: list[structlog.types.Processor] = [
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
-    handler = _StreamHandler(LogStream(sys.stderr))
+def stream_handler(stream: LogStream) -> logging.Handler:
+    """The handler of every line but the access lines: key=value, tracebacks included, straight to `stream`."""
+    handler = _StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -141,9 +131,28 @@ def configure(level: str = "info") -> None:
                 structlog.processors.format_exc_info,
                 structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "logger", "event"]),
             ],
-            foreign_pre_chain=shared,
+            foreign_pre_chain=_shared(),
         )
     )
+    return handler
+
+
+def _shared() -> list[structlog.types.Processor]:
+    return [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure(level: str = "info") -> None:
+    structlog.configure(
+        processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = stream_handler(LogStream(sys.stderr))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
