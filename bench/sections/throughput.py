@@ -47,7 +47,7 @@ def run(ctx: Context) -> dict[str, Any]:
                     for config in rotated(CONFIGS, rep):
                         sample = measure(ctx, servers[config], workload, connections, db, jobs)
                         samples[(workload.key, connections, config)].append(sample)
-                        say(f"rep {rep + 1} {workload.key:<22} c={connections:<3} {config:<8}", sample)
+                        say(f"rep {rep + 1} {workload.key:<22} c={connections:<3} {config:<13}", sample)
     return {
         "configs": list(CONFIGS),
         "jobs": jobs,
