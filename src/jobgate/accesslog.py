@@ -4,6 +4,7 @@ kilobytes, no flush per line) to the log stream that every other line goes to, a
 (jobgate.logs.LogStream), so stderr reads in the order things happened. When the queue is full (a slow
 or blocked stderr), lines are dropped and counted, never waited for; closing writes every queued line."""
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -57,7 +58,7 @@ class AccessLog:
         thread.join(CLOSE_TIMEOUT_S)
         if thread.is_alive():  # stderr is blocked: leave the lines, as the process is about to end anyway
             return
-        stream.write()  # anything recorded after the thread's last write
+        _write(stream)  # anything recorded after the thread's last write
         stream.detach(self._take)
         self._thread = self._stream = None
 
@@ -65,8 +66,8 @@ class AccessLog:
         assert self._stream is not None
         stream = self._stream
         while not self._closing.wait(self._every):
-            stream.write()
-        stream.write()
+            _write(stream)
+        _write(stream)
 
     def _take(self) -> str:
         """Format and forget what is queued now (called under the stream's lock, so by one thread at a time)."""
@@ -85,6 +86,12 @@ class AccessLog:
             f"method={method!r} path={path!r} status={status} duration_ms={round(seconds * 1000, 2)} "
             f"request_id={request_id!r} dialect={dialect!r}\n"
         )
+
+
+def _write(stream: LogStream) -> None:
+    # stderr gone (EPIPE): this batch is lost, the queue stays bounded, requests go on
+    with contextlib.suppress(OSError):
+        stream.write()
 
 
 __all__ = ["AccessLog"]

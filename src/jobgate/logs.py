@@ -103,11 +103,9 @@ class _StreamHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
-        except Exception:
+            self.stream.write(self.format(record) + "\n")
+        except Exception:  # as logging.StreamHandler: a failing log line never fails the caller
             self.handleError(record)
-            return
-        self.stream.write(line)
 
     def flush(self) -> None:
         """Nothing is buffered here (and logging's exit-time flush must not wait for a blocked stream)."""

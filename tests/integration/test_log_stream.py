@@ -2,6 +2,7 @@
 the bounded queue, the stop that writes every queued line, and the order of access lines and error lines."""
 
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -124,3 +125,23 @@ def test_pieces_end_at_line_ends_and_fit_a_pipe_write(tmp_path: Path) -> None:
     assert all(piece.endswith(b"\n") for piece in pieces)
     assert all(len(piece) <= 4096 for piece in pieces if piece.count(b"\n") > 1)  # a longer line goes alone
     assert len(pieces) < len(lines) / 10  # batched: many lines per write
+
+
+def test_a_stderr_that_is_gone_fails_neither_the_writer_nor_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    with os.fdopen(write_end, "w") as out:
+        stream = LogStream(out)
+        access = AccessLog(10, Drops(), stamp=time.time, flush_every_s=NEVER_ON_ITS_OWN)
+        logger = logging.getLogger("jobgate.test.gone")
+        logger.propagate, logger.level = False, logging.INFO
+        logger.addHandler(logs.stream_handler(stream))
+        access.start(stream)
+        try:
+            access.record("GET", "/healthz", 200, 0.001, "r0", "ops")
+            logger.error("nowhere to go")  # logging reports the failure (on sys.stderr); the caller goes on
+            access.record("GET", "/healthz", 200, 0.001, "r1", "ops")
+        finally:
+            access.close()
+            logger.handlers.clear()
+    assert "BrokenPipeError" in capsys.readouterr().err
