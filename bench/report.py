@@ -350,6 +350,10 @@ METHOD: Final = """- **Same work?** Not quite, on purpose: the reference servers
   2 runner threads poll for work, the inline hot path (`auto`: on for SQLite) and the fast lane are on.
   Exceptions, each a configuration of its own: *jobgate-quiet* (logging off); the cancel-latency section's
   `serve` beside a `jobgate worker` (`JOBGATE_RUNNERS=0`); the cache-expiry section's short TTL.
+- **What logging costs**: the *jobgate-quiet* rows and the *jobgate/jobgate-quiet* ratios. On a busy machine
+  req/s moves more than that difference; `python -m bench.logcost` measures the CPU time per request in
+  process (the log writer's thread included) with the access log on and off, and `python -m bench.ab`
+  compares builds or settings in one interleaved run.
 - **Percentiles**: wrk 4.1 corrects for coordinated omission: after a run it adds, for every response
   slower than twice the mean interval between one connection's requests, the samples a client sending at
   that steady rate would have seen (`stats_correct` in wrk's src/stats.c). So one 70 ms stall in a c=1 run
