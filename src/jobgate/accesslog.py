@@ -21,6 +21,8 @@ Record = tuple[float, str, str, int, float, str, str]
 
 
 class AccessLog:
+    """One app's access lines: `record` on the request path, a writer thread between `start` and `close`."""
+
     def __init__(
         self,
         capacity: int,
