@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from jobgate import ops
+from jobgate import logs, ops
+from jobgate.accesslog import AccessLog
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
 from jobgate.dialects import registry
@@ -97,6 +98,14 @@ def wsdl_dir() -> Path:
     return Path(__file__).resolve().parent / "_data" / "wsdl"
 
 
+def access_log(settings: Settings, metrics: ops.Metrics) -> AccessLog | None:
+    """The access log, if it is on and the log level lets info lines through (JOBGATE_LOG_LEVEL=warning
+    silences it, as it silences every info line)."""
+    if not (settings.access_log and logging.getLogger("jobgate.access").isEnabledFor(logging.INFO)):
+        return None
+    return AccessLog(settings.access_log_queue, metrics.access_lines_dropped.inc, SystemClock().timestamp)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -130,9 +139,12 @@ def create_app(
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
+    access = access_log(settings, parts.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if access is not None:
+            access.start(logs.stream())
         await anyio.to_thread.run_sync(parts.pool.start)
         stop_checkpoints = start_checkpointer(parts.engine)
         try:
@@ -141,11 +153,13 @@ def create_app(
             await anyio.to_thread.run_sync(parts.pool.stop)
             stop_checkpoints()
             parts.engine.dispose()
+            if access is not None:
+                await anyio.to_thread.run_sync(access.close)  # every queued line, after every request
 
     app = Starlette(
         routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index, openapi)],
         middleware=[
-            Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
+            Middleware(ops.RequestContext, metrics=parts.metrics, access=access),
             Middleware(ops.HotRoutes, routes=hot),
         ],
         lifespan=lifespan,

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     token_lifetimes_s: dict[str, float] = Field(default_factory=dict)  # kind → lifetime, over the dialect's
     log_level: str = "info"
     access_log: bool = True
+    access_log_queue: int = Field(10_000, ge=1)  # access lines waiting for the writer; beyond it, dropped
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     inline_hot_path: Literal["auto", "on", "off"] = "auto"
