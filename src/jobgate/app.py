@@ -58,7 +58,7 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     jobs = JobService(uow, clock, hasher, auth, runtime, observe=metrics.observe_transition)
     ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
     pool = RunnerPool(jobs, task_table(settings), ctx, settings.runners if runners is None else runners)
-    jobs.attach(executor=pool, signal=pool.board)
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     return Components(settings, engine, jobs, pool, metrics)
 
 

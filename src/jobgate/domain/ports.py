@@ -130,3 +130,10 @@ class CancelSignal(Protocol):
     """Tells in-process runners at once that a job they may hold turned Canceling."""
 
     def canceling(self, job_id: int) -> None: ...
+
+
+class SubmitSignal(Protocol):
+    """Tells in-process runners at once that a job was queued, so an idle one claims it without waiting for its
+    next poll (runners in other processes still find it by polling)."""
+
+    def submitted(self, job_id: int) -> None: ...

@@ -15,19 +15,51 @@ from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
 
-CLAIM_IDLE_S = 0.25  # how long an idle runner waits before it looks for work again
+CLAIM_IDLE_S = 0.25  # how often an idle runner looks for work another process queued
 CANCEL_POLL_S = 0.05  # how often held jobs' states are read: the cross-process cancel latency
 SWEEP_EVERY_S = 1.0
 
 
-class RunnerPool:
-    """Runs jobs for one process; also the TaskExecutor that synchronous (quick) jobs use."""
+class Doorbell:
+    """Wakes one idle runner per ring; rings made while every runner is busy are kept, up to one per runner."""
 
-    def __init__(self, jobs: JobService, tasks: Mapping[str, Task], ctx: TaskContext, runners: int) -> None:
+    def __init__(self, keep: int) -> None:
+        self._cond = threading.Condition()
+        self._rings, self._keep = 0, max(keep, 1)
+        self._closed = False
+
+    def ring(self) -> None:
+        with self._cond:
+            if self._rings < self._keep:
+                self._rings += 1
+                self._cond.notify()
+
+    def wait(self, timeout_s: float) -> None:
+        """Return at the next ring (or one kept from before), on close, or after `timeout_s`."""
+        with self._cond:
+            if not self._rings and not self._closed:
+                self._cond.wait(timeout_s)
+            if self._rings:
+                self._rings -= 1
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class RunnerPool:
+    """Runs jobs for one process; also the TaskExecutor that synchronous (quick) jobs use, and the
+    SubmitSignal that wakes an idle runner when this process queues a job."""
+
+    def __init__(
+        self, jobs: JobService, tasks: Mapping[str, Task], ctx: TaskContext, runners: int, idle_s: float = CLAIM_IDLE_S
+    ) -> None:
         self._jobs, self._tasks, self._ctx, self._count = jobs, dict(tasks), ctx, runners
         self.board = CancelBoard()
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._doorbell = Doorbell(runners)
+        self._idle_s = idle_s
         self._threads: list[threading.Thread] = []
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -63,15 +95,15 @@ class RunnerPool:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop claiming, stop running tasks and put their jobs back in the queue for another runner."""
         self._stop.set()
-        self._wake.set()
+        self._doorbell.close()
         self.board.trip_all("shutdown")
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
 
-    def poke(self) -> None:
-        """New work may be waiting: wake an idle runner now."""
-        self._wake.set()
+    # -- SubmitSignal ---------------------------------------------------------------------------------
+    def submitted(self, job_id: int) -> None:
+        self._doorbell.ring()
 
     # -- threads ----------------------------------------------------------------------------------------
     def _run(self, runner_id: str) -> None:
@@ -82,8 +114,7 @@ class RunnerPool:
                 log.exception("claim failed", extra={"runner": runner_id})
                 job = None
             if job is None:
-                self._wake.wait(CLAIM_IDLE_S)
-                self._wake.clear()
+                self._doorbell.wait(self._idle_s)
                 continue
             self._execute(job, runner_id)
 

@@ -35,6 +35,7 @@ from jobgate.domain.ports import (
     CancelSignal,
     Clock,
     PasswordHasher,
+    SubmitSignal,
     TaskExecutor,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -64,6 +65,9 @@ class _NoSignal:
     def canceling(self, job_id: int) -> None:
         return None
 
+    def submitted(self, job_id: int) -> None:
+        return None
+
 
 class JobService:
     def __init__(
@@ -81,14 +85,22 @@ class JobService:
         self.runtime = runtime
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
+        self._submitted: SubmitSignal = _NoSignal()
         self._observe = observe or (lambda action, protocol: None)
 
     # -- wiring that needs the runner package (composition root only) --------------------------------
-    def attach(self, executor: TaskExecutor | None = None, signal: CancelSignal | None = None) -> None:
+    def attach(
+        self,
+        executor: TaskExecutor | None = None,
+        signal: CancelSignal | None = None,
+        submitted: SubmitSignal | None = None,
+    ) -> None:
         if executor is not None:
             self._executor = executor
         if signal is not None:
             self._signal = signal
+        if submitted is not None:
+            self._submitted = submitted
 
     # -- users ----------------------------------------------------------------------------------------
     def authenticate(self, creds: Credentials, protocol: Channel) -> Actor:
@@ -181,6 +193,8 @@ class JobService:
         with self._uow() as uow:
             job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
+        if not job.synchronous:
+            self._submitted.submitted(job.id)  # after the commit, so the runner it wakes finds the job
         return job
 
     def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
