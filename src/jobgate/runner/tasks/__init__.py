@@ -1,4 +1,6 @@
-"""Tasks a job can run. Each takes the job's params and a CancelToken, and returns a TaskResult."""
+"""Tasks a job can run: `sleep`, `sql`, `extract`, `upload` and the configured command tasks. Each is called with
+the job (its params among its fields), a CancelToken and the TaskContext, and returns a TaskResult or raises
+TaskFailed (a failure to report) or TaskCancelled (it stopped because the token tripped)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
