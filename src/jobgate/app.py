@@ -19,9 +19,10 @@ from jobgate.dialects.common.soap import AsmxRoute
 from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
-from jobgate.runner.tasks.extract import extract, upload
+from jobgate.runner.tasks.extract import extract
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
+from jobgate.runner.tasks.upload import upload
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher

@@ -17,8 +17,8 @@ from jobgate.domain.model import Column, Job, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelToken, TaskCancelled
 from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks.mydb import mydb_path
 from jobgate.runner.tasks.sql import sql_task
-from jobgate.runner.tasks.sqlctx import mydb_path
 from jobgate.store.migrate import upgrade
 from support import postgres
 from support.factories import components, settings_for, user_actor

@@ -6,13 +6,12 @@ Params: `query` (one statement) and `context` (default `MyDB`; names are case-in
   `INTO <t>` when the context is MyDB): the SELECT runs without the INTO clause in the context and its
   rows become the new MyDB table `<t>`; an existing `<t>` is an error, as in SQL Server.
 - A submitted job whose query returns rows but names no INTO table stores them in MyDB table
-  `<job name>_<job id>`: the name reduced to ASCII letters, digits and `_` (at most 48 characters, `job`
-  when nothing is left, `job_` in front of a leading digit), e.g. `my_query_42` or `job_42`.
+  `<job name>_<job id>` (mydb.job_table), e.g. `my_query_42` or `job_42`.
 - A statement that returns no rows (DDL, DML) runs in the context itself, so writes work only in MyDB;
   rows = the affected rows (0 for DDL).
 - A quick (synchronous) job returns the rows themselves, at most `QUICK_ROW_CAP`; column types are
   portable names (int, float, string, datetime, bool, bytes): PostgreSQL's from the result's type OIDs,
-  SQLite's from the values (it has no column types in results), mixed numbers → float, else string.
+  SQLite's from the values (it has no column types in results) by mydb's one rule.
 - Elsewhere in a query `mydb.<t>` is the owner's MyDB table (SQLite contexts only: PostgreSQL cannot
   see MyDB), so `INSERT INTO mydb.t SELECT … FROM <context table>` appends to a MyDB table.
 
@@ -32,21 +31,26 @@ from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Column, Job, Table, TaskResult
 from jobgate.runner.cancel import CancelToken
 from jobgate.runner.tasks import Task, TaskContext, param
-from jobgate.runner.tasks.sqlctx import (
+from jobgate.runner.tasks.mydb import (
     MYDB,
+    infer_types,
+    job_table,
+    mydb_path,
+    portable,
+    sqlite_value,
+    table_name,
+    unique_columns,
+)
+from jobgate.runner.tasks.sqlctx import (
     Context,
     QueryError,
     Rows,
     Session,
     SqliteSession,
-    infer_types,
-    mydb_path,
     open_mydb,
     open_postgres,
     open_sqlite_context,
     parse_contexts,
-    portable,
-    sqlite_value,
 )
 
 QUICK_ROW_CAP: Final = 100_000
@@ -153,16 +157,7 @@ def _table_name(tok: _Token) -> str:
     name = tok.text
     if tok.kind == "ident":
         name = name[1:-1].replace('""', '"') if name[0] == '"' else name[1:-1]
-    if not name or len(name) > 128 or not name.isprintable() or name.lower().startswith("sqlite_"):
-        raise TaskFailed(f"Invalid table name {name!r}.")
-    return name
-
-
-def job_table(job: Job) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_]+", "_", job.name).strip("_")[:48] or "job"
-    if stem[0].isdigit():
-        stem = f"job_{stem}"
-    return f"{stem}_{job.id}"
+    return table_name(name)
 
 
 class Watcher:
@@ -329,17 +324,3 @@ def _discarder(sink: SqliteSession, created: list[str]) -> Callable[..., bool]:
         return False  # never swallows the exception
 
     return discard
-
-
-def unique_columns(names: Sequence[str]) -> list[str]:
-    """Column names a table can have: SELECT 1, 1 gives two columns named `1`, a table cannot."""
-    taken: set[str] = set()
-    unique = []
-    for i, name in enumerate(names, 1):
-        base = name or f"col{i}"
-        candidate, n = base, 2
-        while candidate.casefold() in taken:
-            candidate, n = f"{base}_{n}", n + 1
-        taken.add(candidate.casefold())
-        unique.append(candidate)
-    return unique

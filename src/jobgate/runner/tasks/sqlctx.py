@@ -1,7 +1,7 @@
-"""Databases the `sql` task talks to: each user's MyDB (SQLite, writable) and the read-only contexts.
+"""Databases the tasks talk to: each user's MyDB (SQLite, writable; see mydb for its naming and typing) and the
+read-only contexts.
 
-A MyDB lives in `<data_dir>/mydb/<owner, sanitised>-<first 16 hex of sha256(owner)>.sqlite`: readable,
-and unambiguous even for names that sanitise alike. Every SQLite connection a query runs on gets a
+Every SQLite connection a query runs on gets a
 `Guard` authorizer that refuses ATTACH, DETACH (so VACUUM INTO too), PRAGMA (but a few schema-reading
 ones), load_extension and transaction control, and an attach limit; load_extension stays disabled.
 A SQLite context opens `file:…?mode=ro` and sees the owner's MyDB as schema `mydb` (writable, so
@@ -11,28 +11,24 @@ transaction; give its URL a read-only role as well, since superusers can still r
 """
 
 import contextlib
-import hashlib
 import logging
-import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
 from jobgate.domain.errors import TaskFailed
+from jobgate.runner.tasks.mydb import MYDB, SQLITE_DECL, Row, quote_name
 
 if TYPE_CHECKING:
     import psycopg
 
 log = logging.getLogger(__name__)
 
-MYDB: Final = "mydb"
 BUSY_TIMEOUT_S: Final = 5.0
 PG_CONNECT_TIMEOUT_S: Final = 10
 SAFE_PRAGMAS: Final = frozenset(
@@ -53,16 +49,6 @@ PG_TYPES: Final[Mapping[int, str]] = {
     1114: "datetime",
     1184: "datetime",
 }
-SQLITE_DECL: Final[Mapping[str, str]] = {
-    "int": "INTEGER",
-    "float": "REAL",
-    "string": "TEXT",
-    "bytes": "BLOB",
-    "bool": "BOOLEAN",
-    "datetime": "DATETIME",
-}
-
-Row = tuple[Any, ...]
 
 
 class QueryError(Exception):
@@ -113,14 +99,15 @@ def parse_contexts(contexts: Mapping[str, str]) -> dict[str, Context]:
     return known
 
 
-def mydb_path(data_dir: Path, owner: str) -> Path:
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", owner)[:48] or "user"
-    digest = hashlib.sha256(owner.encode()).hexdigest()[:16]
-    return data_dir / "mydb" / f"{stem}-{digest}.sqlite"
-
-
-def quote_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@contextlib.contextmanager
+def task_errors() -> Iterator[None]:
+    """A statement the database refused or aborted fails the task with the database's own message."""
+    try:
+        yield
+    except QueryError as exc:
+        raise TaskFailed(exc.message) from None
+    except sqlite3.Error as exc:
+        raise TaskFailed(str(exc)) from None
 
 
 @contextlib.contextmanager
@@ -337,56 +324,3 @@ def open_postgres(ctx: Context) -> PgSession:
         raise TaskFailed(f"Cannot connect to context {ctx.name}.") from None
     conn.read_only = True
     return PgSession(conn)
-
-
-def value_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float | Decimal):
-        return "float"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "bytes"
-    if isinstance(value, datetime | date):
-        return "datetime"
-    return "string"
-
-
-def infer_types(rows: Sequence[Row], hints: Sequence[str | None]) -> list[str]:
-    """Each column's portable type: the driver's hint, else the one type its values share."""
-    types = []
-    for i, hint in enumerate(hints):
-        seen = {value_type(row[i]) for row in rows if row[i] is not None}
-        if hint is not None:
-            types.append(hint)
-        elif len(seen) == 1:
-            types.append(seen.pop())
-        elif seen and seen <= {"int", "float", "bool"}:
-            types.append("float")
-        else:
-            types.append("string")
-    return types
-
-
-def portable(value: Any, kind: str) -> Any:
-    """A value as its column's portable type says: floats for numerics, datetimes for dates, text else."""
-    if value is None:
-        return None
-    if kind == "float":
-        return float(value)
-    if kind == "datetime" and isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
-    if kind == "bytes" and not isinstance(value, bytes):
-        return bytes(value)
-    if kind == "string" and not isinstance(value, str):
-        return bytes(value).hex() if isinstance(value, bytes | bytearray | memoryview) else str(value)
-    return value
-
-
-def sqlite_value(value: Any, kind: str) -> Any:
-    """A value as MyDB stores it: datetimes as ISO text (SQLite has no date type), the rest as is."""
-    value = portable(value, kind)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return value
