@@ -17,9 +17,10 @@ from jobgate.config import Settings
 from jobgate.dialects.common import DialectOptions, Mount, Mounted
 from jobgate.dialects.common.soap import AsmxRoute
 from jobgate.runner import RunnerPool
-from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext
 from jobgate.runner.tasks.command import command_task
 from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.sandbox import limit_heap
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
 from jobgate.runner.tasks.upload import upload
@@ -54,11 +55,20 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,
         quick_timeout_s=settings.quick_timeout_s,
+        long_timeout_s=settings.long_timeout_s,
     )
     metrics = ops.Metrics()
     jobs = JobService(uow, clock, hasher, auth, runtime, observe=metrics.observe_transition)
-    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
-    pool = RunnerPool(jobs, task_table(settings), ctx, settings.runners if runners is None else runners)
+    limit_heap(settings.sqlite_heap_max_bytes)  # process-wide: SQLite has one heap
+    limits = SqlLimits(
+        value_bytes=settings.sql_value_max_bytes,
+        mydb_quota_bytes=settings.mydb_quota_bytes,
+        quick_bytes=settings.quick_max_bytes,
+        extract_bytes=settings.extract_max_bytes,
+    )
+    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
+    count = settings.runners if runners is None else runners
+    pool = RunnerPool(jobs, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock)
     jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     return Components(settings, engine, jobs, pool, metrics)
 

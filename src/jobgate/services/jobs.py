@@ -15,6 +15,8 @@ from jobgate.domain.errors import (
     TransitionRefused,
 )
 from jobgate.domain.model import (
+    LONG_QUEUE,
+    QUICK_QUEUE,
     Actor,
     Change,
     Channel,
@@ -58,7 +60,14 @@ class Runtime:
     cancel_margin_s: float = 5.0
     heartbeat_s: float = 1.0
     stale_after_s: float = 5.0
-    quick_timeout_s: float = 60.0
+    quick_timeout_s: float = 60.0  # queue "quick", and every synchronous job
+    long_timeout_s: float = 500.0  # queue "long"
+
+    def time_limit_s(self, job: Job) -> float | None:
+        """The time limit a job runs under: its queue's (what a dialect advertises), none for other queues."""
+        if job.synchronous or job.queue == QUICK_QUEUE:
+            return self.quick_timeout_s
+        return self.long_timeout_s if job.queue == LONG_QUEUE else None
 
 
 class _NoSignal:
@@ -254,17 +263,19 @@ class JobService:
         return self._act(actor, ref, Action.DELETE, reason, Change(deleted=True))
 
     def execute(self, actor: Actor, spec: JobSpec, timeout_s: float | None = None) -> tuple[Job, TaskResult]:
-        """Run a synchronous (quick) job inside this call and record it like any other job."""
+        """Run a synchronous (quick) job within this call and record it like any other job; Busy (and nothing
+        recorded) when the executor has no place for it."""
         if self._executor is None or not self._executor.knows(spec.task):
             raise InvalidRequest(f"Task {spec.task!r} cannot run synchronously here.")
-        job = self.submit(actor, replace(spec, synchronous=True))
-        system = Actor.system()
-        job = self._system_move(job, Action.START, system, Change(started=True)).job
-        try:
-            result = self._executor.run_now(job, timeout_s or self.runtime.quick_timeout_s)
-        except TaskFailed as failure:
-            self._system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
-            raise
+        with self._executor.admit() as run_now:
+            job = self.submit(actor, replace(spec, synchronous=True))
+            system = Actor.system()
+            job = self._system_move(job, Action.START, system, Change(started=True)).job
+            try:
+                result = run_now(job, timeout_s or self.runtime.quick_timeout_s)
+            except TaskFailed as failure:
+                self._system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
+                raise
         change = Change(rows=result.rows, result=result.summary, output_loc=result.output_loc, ended=True)
         return self._system_move(job, Action.FINISH, system, change).job, result
 
@@ -309,6 +320,17 @@ class JobService:
 
     def cancel_done(self, job: Job, reason: str | None = None) -> Outcome:
         return self._system_move(job, Action.CANCEL_DONE, Actor.system(), _ENDED, reason)
+
+    def abandon(self, job: Job, error: str) -> Outcome | None:
+        """Fail a job whose task would not stop within the grace (its runner is given up); None if it ended."""
+        with self._uow() as uow:
+            current = self._load(uow, job.id)
+            if next_state(current.state, Action.FAIL) is None:
+                return None
+            change = Change(error=error, ended=True, clear_runner=True)
+            outcome = self._apply(uow, current, Action.FAIL, Actor.system(), error, change)
+            uow.commit()
+        return outcome
 
     def release(self, job: Job, reason: str) -> Outcome:
         """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""

@@ -6,6 +6,7 @@ from jobgate.dialects.casjobs.wire import status_name
 from jobgate.dialects.common.faults import ErrorTable, SoapError
 from jobgate.domain.errors import (
     BadCredentials,
+    Busy,
     Conflict,
     InvalidRequest,
     JobError,
@@ -35,6 +36,7 @@ ERRORS: Final = ErrorTable[SoapError](
         InvalidRequest: SoapError("Server", str),
         TaskFailed: SoapError("Server", str),
         Conflict: SoapError("Server", str),
+        Busy: SoapError("Server", str),  # the quick lane is full: the message says to try again shortly
         JobError: SoapError("Server", str),
     },
     overrides={

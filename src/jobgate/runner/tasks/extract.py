@@ -14,6 +14,7 @@ import csv
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,13 +23,13 @@ from lxml import etree
 from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Job, TaskResult
 from jobgate.runner.cancel import CancelToken
-from jobgate.runner.tasks import TaskContext, param
-from jobgate.runner.tasks.mydb import Row, Tally, find_table, mydb_path, quote_name
-from jobgate.runner.tasks.sqlctx import Rows, SqliteSession, open_mydb, task_errors
+from jobgate.runner.tasks import SqlLimits, TaskContext, param
+from jobgate.runner.tasks.mydb import Row, Tally, mydb_path, quote_name
+from jobgate.runner.tasks.sandbox import SqliteSession, open_mydb
+from jobgate.runner.tasks.sqlctx import Rows, batches, task_errors, watch
 
 FORMATS: Final[Mapping[str, str]] = {"csv": ".csv", "votable": ".xml"}  # format → file suffix
 VOTABLE_NS: Final = "http://www.ivoa.net/xml/VOTable/v1.3"
-BATCH: Final = 1_000
 _VOTABLE_TYPES: Final = {"int": "long", "float": "double", "bool": "boolean"}  # anything else is text (char)
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 
@@ -39,12 +40,17 @@ def extract(job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{job.key}{FORMATS[fmt]}"
     part = out_dir / f"{name}.part"
-    with contextlib.closing(open_mydb(mydb_path(ctx.data_dir, job.owner))) as mydb, task_errors():
-        found = find_table(mydb.conn, table)
+    write = write_csv if fmt == "csv" else write_votable
+    with (
+        task_errors(token),
+        contextlib.closing(open_mydb(mydb_path(ctx.data_dir, job.owner), ctx.limits)) as mydb,
+        watch(token, mydb),
+    ):
+        found = mydb.find(table)
         if found is None:
             raise TaskFailed(f"There is no table named '{table}' in MyDB.")
         try:
-            count = write_csv(mydb, found, part, token) if fmt == "csv" else write_votable(mydb, found, part, token)
+            count = write(_Source(mydb, found, token, ctx.limits), part)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -61,30 +67,37 @@ def _extract_params(params: Mapping[str, Any]) -> tuple[str, str]:
     return table.strip(), fmt.lower()
 
 
-def _select_all(mydb: SqliteSession, table: str) -> tuple[list[str], Rows]:
-    rows = mydb.run(f"SELECT * FROM {quote_name(table)}")  # noqa: S608 - a quoted name found in sqlite_schema
-    assert rows.columns is not None
-    return list(rows.columns), rows
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The table to write, read in batches bounded in rows and bytes."""
+
+    mydb: SqliteSession
+    table: str
+    token: CancelToken
+    limits: SqlLimits
+
+    def check_size(self, path: Path) -> None:
+        """A view can yield rows for ever: the file may not outgrow the limit (checked batch by batch)."""
+        if path.stat().st_size > self.limits.extract_bytes:
+            raise TaskFailed(f"The extract is larger than {self.limits.extract_bytes:,} bytes.")
+
+    def select(self) -> tuple[list[str], Iterator[list[Row]]]:
+        rows: Rows = self.mydb.run(f"SELECT * FROM {quote_name(self.table)}")  # noqa: S608 - a name from sqlite_schema
+        assert rows.columns is not None
+        return list(rows.columns), batches(rows, self.token, self.limits.batch_rows, self.limits.batch_bytes)
 
 
-def _batches(rows: Rows, token: CancelToken) -> Iterator[list[Row]]:
-    while True:
-        token.check()
-        batch = rows.fetch(BATCH)
-        if not batch:
-            return
-        yield batch
-
-
-def write_csv(mydb: SqliteSession, table: str, path: Path, token: CancelToken) -> int:
-    columns, rows = _select_all(mydb, table)
+def write_csv(source: _Source, path: Path) -> int:
+    columns, fetched = source.select()
     count = 0
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: CRLF, minimal quoting, "" inside quotes
         writer.writerow(columns)
-        for batch in _batches(rows, token):
+        for batch in fetched:
             writer.writerows([_csv_text(v) for v in row] for row in batch)
             count += len(batch)
+            out.flush()
+            source.check_size(path)
     return count
 
 
@@ -98,23 +111,24 @@ def _csv_text(value: Any) -> str:
     return str(value)
 
 
-def write_votable(mydb: SqliteSession, table: str, path: Path, token: CancelToken) -> int:
-    kinds = column_kinds(mydb, table, token)  # a first pass: FIELD datatypes come before the rows
-    columns, rows = _select_all(mydb, table)
+def write_votable(source: _Source, path: Path) -> int:
+    kinds = column_kinds(source)  # a first pass: FIELD datatypes come before the rows
+    columns, fetched = source.select()
     count = 0
     with etree.xmlfile(str(path), encoding="utf-8") as xf:
         xf.write_declaration()
         with (
             xf.element(_vo("VOTABLE"), nsmap={None: VOTABLE_NS}, version="1.3"),
             xf.element(_vo("RESOURCE"), type="results"),
-            xf.element(_vo("TABLE"), name=_xml_text(table)),
+            xf.element(_vo("TABLE"), name=_xml_text(source.table)),
         ):
             _write_fields(xf, columns, kinds)
             with xf.element(_vo("DATA")), xf.element(_vo("TABLEDATA")):
-                for batch in _batches(rows, token):
+                for batch in fetched:
                     for row in batch:
                         _write_tr(xf, row)
                     count += len(batch)
+                    source.check_size(path)
     return count
 
 
@@ -155,11 +169,11 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def column_kinds(mydb: SqliteSession, table: str, token: CancelToken) -> list[str]:
+def column_kinds(source: _Source) -> list[str]:
     """Each column's VOTable datatype, from a first pass over its values (mydb's typing rule)."""
-    columns, rows = _select_all(mydb, table)
+    columns, fetched = source.select()
     tally = Tally([None] * len(columns))
-    for batch in _batches(rows, token):
+    for batch in fetched:
         tally.add(batch)
     return [
         _VOTABLE_TYPES.get(kind) or ("unicodeChar" if non_ascii else "char")

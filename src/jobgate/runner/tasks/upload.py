@@ -10,26 +10,16 @@ import contextlib
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any
 
 from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Job, TaskResult
 from jobgate.runner.cancel import CancelToken
 from jobgate.runner.tasks import TaskContext, param
-from jobgate.runner.tasks.mydb import (
-    SQLITE_DECL,
-    Row,
-    find_table,
-    merge,
-    mydb_path,
-    quote_name,
-    table_name,
-    text_type,
-    text_value,
-)
-from jobgate.runner.tasks.sqlctx import SqliteSession, open_mydb, task_errors
-
-BATCH: Final = 1_000
+from jobgate.runner.tasks.mydb import Row, merge, mydb_path, table_name, text_type, text_value
+from jobgate.runner.tasks.sandbox import SqliteSession, open_mydb
+from jobgate.runner.tasks.sqlctx import task_errors, watch
 
 
 def upload(job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult:
@@ -37,8 +27,12 @@ def upload(job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult:
     header, rows = parse_csv(data)
     kinds = [merge(text_type(row[i]) for row in rows if row[i]) for i in range(len(header))]
     typed = [tuple(text_value(v, k) for v, k in zip(row, kinds, strict=True)) for row in rows]
-    with contextlib.closing(open_mydb(mydb_path(ctx.data_dir, job.owner))) as mydb, task_errors():
-        name = _load(mydb, table, header, kinds, typed, exists, token)
+    with (
+        task_errors(token),
+        contextlib.closing(open_mydb(mydb_path(ctx.data_dir, job.owner), ctx.limits)) as mydb,
+        watch(token, mydb),
+    ):
+        name = _load(mydb, _Upload(table, header, kinds, typed, exists), token, ctx.limits.batch_rows)
     return TaskResult(rows=len(typed), summary=f"{len(typed)} rows into MyDB.{name}", output_loc=f"MyDB.{name}")
 
 
@@ -72,42 +66,32 @@ def parse_csv(data: str) -> tuple[list[str], list[list[str]]]:
     return header, [row for _, row in lines[1:]]
 
 
-def _load(
-    mydb: SqliteSession,
-    table: str,
-    header: Sequence[str],
-    kinds: Sequence[str],
-    rows: Sequence[Row],
-    exists: bool,
-    token: CancelToken,
-) -> str:
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    table: str
+    header: Sequence[str]
+    kinds: Sequence[str]
+    rows: Sequence[Row]
+    exists: bool
+
+
+def _load(mydb: SqliteSession, upload: _Upload, token: CancelToken, batch: int) -> str:
     """Create (or find) the table and insert the rows, in one transaction; the table's real name."""
-    with mydb.guard.owning():
-        mydb.conn.execute("BEGIN IMMEDIATE")
-    try:
-        name = _target(mydb, table, header, kinds, exists)
-        columns = ", ".join(quote_name(c) for c in header)
-        insert = f"INSERT INTO {quote_name(name)} ({columns}) VALUES ({', '.join('?' * len(header))})"  # noqa: S608
-        for start in range(0, len(rows), BATCH):
+    with mydb.transaction():
+        name = _target(mydb, upload)
+        for start in range(0, len(upload.rows), batch):
             token.check()
-            mydb.conn.executemany(insert, rows[start : start + BATCH])
-        with mydb.guard.owning():
-            mydb.conn.execute("COMMIT")
-    finally:
-        if mydb.conn.in_transaction:
-            with mydb.guard.owning():
-                mydb.conn.execute("ROLLBACK")
+            mydb.append(name, upload.rows[start : start + batch], upload.header)
     return name
 
 
-def _target(mydb: SqliteSession, table: str, header: Sequence[str], kinds: Sequence[str], exists: bool) -> str:
-    found = find_table(mydb.conn, table)
-    if exists and found is None:
-        raise TaskFailed(f"There is no table named '{table}' in MyDB.")
-    if not exists and found is not None:
+def _target(mydb: SqliteSession, upload: _Upload) -> str:
+    found = mydb.find(upload.table)
+    if upload.exists and found is None:
+        raise TaskFailed(f"There is no table named '{upload.table}' in MyDB.")
+    if not upload.exists and found is not None:
         raise TaskFailed(f"There is already an object named '{found}' in MyDB.")
     if found is not None:
         return found
-    columns = ", ".join(f"{quote_name(c)} {SQLITE_DECL[k]}" for c, k in zip(header, kinds, strict=True))
-    mydb.conn.execute(f"CREATE TABLE {quote_name(table)} ({columns})")
-    return table
+    mydb.create_table(upload.table, upload.header, upload.kinds)
+    return upload.table
