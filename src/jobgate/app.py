@@ -19,11 +19,13 @@ from jobgate.config import Settings
 from jobgate.dialects import registry
 from jobgate.dialects.common import Dialect, DialectOptions, Labelled, Services
 from jobgate.runner import RunnerPool
-from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext
 from jobgate.runner.tasks.command import command_task
-from jobgate.runner.tasks.extract import extract, upload
+from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.sandbox import limit_heap
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
+from jobgate.runner.tasks.upload import upload
 from jobgate.services import (
     Authenticator,
     AuthPolicy,
@@ -73,15 +75,26 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,
         quick_timeout_s=settings.quick_timeout_s,
+        long_timeout_s=settings.long_timeout_s,
     )
     metrics = ops.Metrics()
     transitions = Transitions(uow, clock, observe=metrics.observe_transition)
     jobs = JobService(uow, clock, transitions, runtime)
     runner_service = RunnerService(uow, clock, transitions, runtime)
     identity = Identity(uow, clock, hasher, auth, tokens)
-    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
-    pool = RunnerPool(runner_service, task_table(settings), ctx, settings.runners if runners is None else runners)
-    jobs.attach(executor=pool, signal=pool.board)
+    limit_heap(settings.sqlite_heap_max_bytes)  # process-wide: SQLite has one heap
+    limits = SqlLimits(
+        value_bytes=settings.sql_value_max_bytes,
+        mydb_quota_bytes=settings.mydb_quota_bytes,
+        quick_bytes=settings.quick_max_bytes,
+        extract_bytes=settings.extract_max_bytes,
+    )
+    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
+    count = settings.runners if runners is None else runners
+    pool = RunnerPool(
+        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock
+    )
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
 
 
