@@ -13,7 +13,7 @@ from requests.auth import HTTPBasicAuth
 
 from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult
 from jobgate.domain.states import JobState
-from jobgate.services import JobService
+from jobgate.services import JobService, RunnerService
 from support.casjobs import CANCELING_OR_CANCELLED, CasUser, show, status, submit, wait_for_status
 from support.cisco import PREFIX, NbiUser, add_nbi_users, operation, running_job, verdicts, wait_for_state
 from support.factories import components, settings_for
@@ -81,8 +81,8 @@ def test_one_cancelrunning_of_500_run_ids_judges_each_on_its_own_and_leaves_noth
     user = add_nbi_users(server, bulk=("nbi-write",))["bulk"]
     with components(settings_for(server.env["JOBGATE_DATABASE_URL"], Path(server.env["JOBGATE_DATA_DIR"]))) as parts:
         mine = Actor("bulk", Channel.CLI)
-        theirs = parts.jobs.add_user("else", "else-Pa55")
-        made = _jobs_in_states(parts.jobs, mine, Actor.of(theirs, Channel.CLI))
+        theirs = parts.identity.add_user("else", "else-Pa55")
+        made = _jobs_in_states(parts.jobs, parts.runners, mine, Actor.of(theirs, Channel.CLI))
         ids = [job_id for group in made.values() for job_id in group] + list(range(10**9, 10**9 + 100))
         random.Random(18).shuffle(ids)
         assert len(ids) == 500
@@ -105,7 +105,7 @@ def test_one_cancelrunning_of_500_run_ids_judges_each_on_its_own_and_leaves_noth
         assert after[job_id] == before[job_id]  # refused: nothing changed, no event
 
 
-def _jobs_in_states(jobs: JobService, mine: Actor, theirs: Actor) -> dict[str, list[int]]:
+def _jobs_in_states(jobs: JobService, runners: RunnerService, mine: Actor, theirs: Actor) -> dict[str, list[int]]:
     """Jobs of a task no runner serves, brought into their states by the test itself."""
     made: dict[str, list[int]] = {}
     for name, count, owner in (("executing", 100, mine), ("submitted", 150, mine), ("suspended", 50, mine),
@@ -114,10 +114,10 @@ def _jobs_in_states(jobs: JobService, mine: Actor, theirs: Actor) -> dict[str, l
         made[name] = [jobs.submit(owner, JobSpec(task, {})).id for _ in range(count)]
         if name in ("executing", "finished", "theirs"):
             for _ in range(count):
-                claimed = jobs.claim_next("test-runner", {task})
+                claimed = runners.claim_next("test-runner", {task})
                 assert claimed is not None
                 if name == "finished":
-                    jobs.finish(claimed, TaskResult(rows=0))
+                    runners.finish(claimed, TaskResult(rows=0))
         elif name == "suspended":
             for job_id in made[name]:
                 jobs.suspend(owner, job_id)

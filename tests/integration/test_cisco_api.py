@@ -19,7 +19,7 @@ from jobgate.dialects.cisco.routes import CiscoApi
 from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult, User
 from jobgate.domain.states import JobState
 from jobgate.server import banner
-from jobgate.services import JobService
+from jobgate.services import Identity, JobService
 from security.inprocess import app_in_process, request
 
 S = JobState
@@ -31,12 +31,12 @@ _TASKS: Final = itertools.count()
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starlette]:
     with app_in_process(tmp_path_factory.mktemp("cisco"), max_in_flight_per_user=2) as built:
-        jobs: JobService = built.state.components.jobs
+        identity: Identity = built.state.components.identity
         for name, groups in {
             "writer": ["nbi-write", "nbi-read"], "reader": ["nbi-read"], "pusher": ["nbi-write"],
             "other": ["nbi-write", "nbi-read"], "root": ["admin"], "nobody": [],
         }.items():  # fmt: skip
-            jobs.add_user(name, PASSWORD, None, groups)
+            identity.add_user(name, PASSWORD, groups)
         yield built
 
 
@@ -46,26 +46,26 @@ def jobs_of(app: Starlette) -> JobService:
 
 
 def user(app: Starlette, name: str) -> Actor:
-    found: User | None = jobs_of(app).user(name)
+    found: User | None = app.state.components.identity.user(name)
     assert found is not None
     return Actor.of(found, Channel.CLI)
 
 
 def job_in(app: Starlette, wanted: JobState, owner: str = "writer") -> int:
     """A job brought into `wanted` by the requests a client and a runner would make."""
-    jobs, actor = jobs_of(app), user(app, owner)
+    jobs, runners, actor = jobs_of(app), app.state.components.runners, user(app, owner)
     task = f"task-{next(_TASKS)}"  # a task of its own: no runner here, and a claim must pick this job
     job = jobs.submit(actor, JobSpec(task, {"seconds": 60}, "proj"))
     if wanted in (S.EXECUTING, S.CANCELING, S.FINISHED, S.FAILED):
-        claimed = jobs.claim_next("runner", {task})
+        claimed = runners.claim_next("runner", {task})
         assert claimed is not None
         assert claimed.id == job.id
         if wanted is S.CANCELING:
             jobs.cancel(actor, job.id)
         elif wanted is S.FINISHED:
-            jobs.finish(claimed, TaskResult(rows=1))
+            runners.finish(claimed, TaskResult(rows=1))
         elif wanted is S.FAILED:
-            jobs.fail(claimed, "broke")
+            runners.fail(claimed, "broke")
     elif wanted is S.CANCELLED:
         jobs.cancel(actor, job.id)
     elif wanted is S.SUSPENDED:

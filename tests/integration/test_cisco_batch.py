@@ -15,7 +15,7 @@ def test_many_ids_are_judged_in_order_each_on_its_own(db_url: str, tmp_path: Pat
     app = create_app(settings_for(db_url, tmp_path / "data"))
     try:
         jobs = app.state.components.jobs
-        owner = jobs.add_user("many", "many-Pa55", None, ["nbi-write"])
+        owner = app.state.components.identity.add_user("many", "many-Pa55", ["nbi-write"])
         actor = Actor.of(owner, Channel.CLI)
         queued = [jobs.submit(actor, JobSpec("batch", {})).id for _ in range(120)]
         for job_id in queued[::3]:

@@ -25,8 +25,8 @@ AUTH: Final = {"Authorization": "Basic " + base64.b64encode(b"fuzz:fuzz-Pa55").d
 def cisco_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starlette]:
     with app_in_process(tmp_path_factory.mktemp("cisco-fuzz")) as app:
         jobs: JobService = app.state.components.jobs
-        jobs.add_user("fuzz", "fuzz-Pa55", None, ["nbi-write", "nbi-read"])
-        jobs.add_user("else", "else-Pa55", None, ["nbi-write"])
+        app.state.components.identity.add_user("fuzz", "fuzz-Pa55", ["nbi-write", "nbi-read"])
+        app.state.components.identity.add_user("else", "else-Pa55", ["nbi-write"])
         for owner in ("fuzz", "else"):
             for _ in range(3):
                 jobs.submit(Actor(owner, Channel.CLI), JobSpec("held", {}))

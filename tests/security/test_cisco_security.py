@@ -45,9 +45,8 @@ CALLERS: Final = ("owner", "other", "root", "reader", "anonymous", "bad password
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starlette]:
     with app_in_process(tmp_path_factory.mktemp("cisco-security")) as built:
-        jobs: JobService = built.state.components.jobs
         for name, groups in USERS.items():
-            jobs.add_user(name, f"{name}-Pa55", None, groups)
+            built.state.components.identity.add_user(name, f"{name}-Pa55", groups)
         for name in USERS:  # verified once, before any bad password puts an address under back-off
             assert request(built, "GET", f"{API}/data/JobSummary", headers=_auth(name)).status_code in (200, 403)
         yield built

@@ -42,7 +42,8 @@ def components(settings: Settings) -> Iterator[Components]:
 
 def user_actor(parts: Components, name: str, *, admin: bool = False) -> Actor:
     """Add a user and return them as a CLI actor."""
-    user = parts.jobs.add_user(name, f"{name}-password", groups=[ADMIN_GROUP] if admin else [])
+    groups = [ADMIN_GROUP] if admin else []
+    user = parts.identity.add_user(name, f"{name}-password", groups, numbered={"wsid": None})  # as `user add` does
     return Actor.of(user, Channel.CLI)
 
 

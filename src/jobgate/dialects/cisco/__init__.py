@@ -6,12 +6,11 @@ from typing import Final
 from jobgate.dialects.cisco.openapi import openapi
 from jobgate.dialects.cisco.routes import routes
 from jobgate.dialects.cisco.wire import PREFIX
-from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted
-from jobgate.services import JobService
+from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
 
 
-def mount(jobs: JobService, options: DialectOptions) -> Mounted:
-    every, hot = routes(jobs, options)
+def mount(services: Services, options: DialectOptions) -> Mounted:
+    every, hot = routes(services, options)
     links = [
         IndexLink("v3 — JobSummary (XML)", f"{PREFIX}/v3/data/JobSummary"),
         IndexLink("v3 — JobSummary (JSON)", f"{PREFIX}/v3/data/JobSummary.json"),

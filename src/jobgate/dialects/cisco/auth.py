@@ -10,8 +10,8 @@ from starlette.types import Scope
 from jobgate.dialects.cisco.errors import MissingReadGroup, MissingWriteGroup, NoCredentials, RateLimited
 from jobgate.dialects.cisco.wire import READ_GROUP, SUPER_GROUP, WRITE_GROUP
 from jobgate.dialects.common.http import basic_credentials, client_address
-from jobgate.domain.model import Actor, Channel, Credentials
-from jobgate.services import JobService
+from jobgate.domain.model import Actor, Channel, CredentialKind, Credentials
+from jobgate.services import Identity
 
 
 def credentials(scope: Scope) -> Credentials:
@@ -19,18 +19,18 @@ def credentials(scope: Scope) -> Credentials:
     found = basic_credentials(scope)
     if found is None:
         raise NoCredentials()
-    return Credentials(found[0], found[1], "password", client_address(scope))
+    return Credentials(found[0], found[1], CredentialKind.PASSWORD, client=client_address(scope))
 
 
-def is_verified(jobs: JobService, creds: Credentials) -> bool:
+def is_verified(identity: Identity, creds: Credentials) -> bool:
     """The password was checked a moment ago: the call needs no hash and may run on the event loop."""
-    return jobs.auth.is_verified(creds)
+    return identity.is_verified(creds)
 
 
-def login(jobs: JobService, creds: Credentials, *, write: bool) -> Actor:
+def login(identity: Identity, creds: Credentials, *, write: bool) -> Actor:
     """The actor, if the credentials are good and the user is in NBI Write (operations) or NBI Read
     (reads); group admin (PI's Super Users) holds both."""
-    actor = jobs.authenticate(creds, Channel.CISCO)
+    actor = identity.authenticate(creds, Channel.CISCO)
     wanted = WRITE_GROUP if write else READ_GROUP
     if wanted not in actor.groups and SUPER_GROUP not in actor.groups:
         raise MissingWriteGroup() if write else MissingReadGroup()

@@ -32,10 +32,9 @@ from jobgate.dialects.cisco.query import parse_query
 from jobgate.dialects.cisco.wire import Operation, Urls
 from jobgate.dialects.common.body import ClientGone, read_body
 from jobgate.dialects.common.http import request_base_url
-from jobgate.dialects.common.seam import DialectOptions
+from jobgate.dialects.common.seam import DialectOptions, Services
 from jobgate.domain.errors import BadCredentials
 from jobgate.domain.model import Actor, Credentials
-from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,8 @@ class Answer:
 
 
 class CiscoApi:
-    def __init__(self, jobs: JobService, options: DialectOptions) -> None:
-        self.jobs, self.options = jobs, options
+    def __init__(self, services: Services, options: DialectOptions) -> None:
+        self.jobs, self.identity, self.options = services.jobs, services.identity, options
         self.in_flight = auth.InFlight(options.max_in_flight_per_user)
         # workers for requests naming many ids; started when first needed, idle ones cost nothing
         self.batch = (ThreadPoolExecutor(options.batch_workers, thread_name_prefix="cisco-batch")
@@ -121,7 +120,7 @@ class CiscoApi:
         json_body = _body_is_json(scope, call) if target.writes else False
 
         def work() -> Answer:
-            actor = auth.login(self.jobs, creds, write=target.writes)
+            actor = auth.login(self.identity, creds, write=target.writes)
             with self.in_flight.slot(actor.name):
                 return self._work(actor, target, call, body, json_body)
 
@@ -132,7 +131,7 @@ class CiscoApi:
     def _may_inline(self, creds: Credentials, target: Target, body: bytes) -> bool:
         """A few ids, or one job's summary: a few milliseconds of work, cheaper than a thread hop."""
         small = (target.writes and len(body) <= INLINE_BODY_MAX) or target.kind == "summary"
-        return self.options.inline_hot_path and small and auth.is_verified(self.jobs, creds)
+        return self.options.inline_hot_path and small and auth.is_verified(self.identity, creds)
 
     def _work(self, actor: Actor, target: Target, call: Call, body: bytes, json_body: bool) -> Answer:
         if target.operation is not None:
@@ -253,8 +252,8 @@ def _job_id_param(call: Call) -> int:
     return int(values[0])
 
 
-def routes(jobs: JobService, options: DialectOptions) -> tuple[list[BaseRoute], list[BaseRoute]]:
+def routes(services: Services, options: DialectOptions) -> tuple[list[BaseRoute], list[BaseRoute]]:
     """(all routes, the hot ones): the job operations are hot; reads and unknown paths go through the router."""
-    api = CiscoApi(jobs, options)
+    api = CiscoApi(services, options)
     hot: list[BaseRoute] = [Route(OPERATION_PATH, api)]
     return [*hot, Route(ANY_PATH, api)], hot
