@@ -12,8 +12,8 @@ TNS: Final = "http://Services.Cas.jhu.edu"
 SOAP11: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
 CISCO_PATH: Final = "/webacs/api/v3"
-ALL_CONFIGS: Final = ("jobgate", "A", "D", "D2", "E")
-REST_CONFIGS: Final = ("jobgate", "A", "E")  # D and D2 are Spyne SOAP: they have no REST counterpart
+SOAP_REFERENCES: Final = ("A", "D", "D2", "E")
+REST_REFERENCES: Final = ("A", "E")  # D and D2 are Spyne SOAP: they have no REST counterpart
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Workload:
     op: str
     writes: bool  # CancelJob: every request moves one job Executing → Canceling
     request: Request | None  # None: the dialect is not implemented yet (a row in the report, no run)
-    configs: tuple[str, ...] = ALL_CONFIGS  # the configurations that serve this workload
+    references: tuple[str, ...] = SOAP_REFERENCES  # the reference configurations that serve this workload
 
     @property
     def title(self) -> str:
@@ -102,7 +102,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             "cancelrunning",
             True,
             cisco_rest("cancelrunning", account),
-            REST_CONFIGS,
+            REST_REFERENCES,
         ),
         Workload(
             "cisco-rest-summary",
@@ -111,7 +111,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             "JobSummary/<id>",
             False,
             cisco_rest("JobSummary", account),
-            REST_CONFIGS,
+            REST_REFERENCES,
         ),
         Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
     )

@@ -44,7 +44,8 @@ def run(ctx: Context) -> dict[str, Any]:
         for rep in range(plan.reps):
             for workload in (w for w in workloads() if w.request is not None):
                 for connections in plan.concurrency:
-                    for config in (c for c in rotated(CONFIGS, rep) if c in workload.configs):
+                    served = (c for c in rotated(CONFIGS, rep) if c in JOBGATE or c in workload.references)
+                    for config in served:
                         sample = measure(ctx, servers[config], workload, connections, db, jobs)
                         samples[(workload.key, connections, config)].append(sample)
                         say(f"rep {rep + 1} {workload.key:<22} c={connections:<3} {config:<13}", sample)
