@@ -305,6 +305,17 @@ class TestFindingRuns:
         assert (entity.text, entity.get("type")) == (str(job_id), "JobSummary")
         assert entity.get("url", "").endswith(f"/webacs/api/v3/data/JobSummary/{job_id}")
 
+    def test_a_range_header_pages_and_is_answered_with_content_range(self, app: Starlette) -> None:
+        mine = [job_in(app, S.FINISHED, owner="reader") for _ in range(3)]
+        query = f"?runId=between({mine[0]},{mine[-1]})"
+        answer = request(app, "GET", f"{API}/v3/data/JobSummary.json{query}",
+                         headers={**basic("reader"), "Range": "instances=1-5"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-range"] == "instances 1-2/3"
+        assert [e["$"] for e in answer.json()["queryResponse"]["entityId"]] == [str(i) for i in mine[1:]]
+        bad = request(app, "GET", f"{API}/v3/data/JobSummary", headers={**basic("reader"), "Range": "bytes=0-3"})
+        error_of(bad, 400)
+
     def test_one_job_summary_and_its_run_history(self, app: Starlette) -> None:
         job_id = job_in(app, S.CANCELLED, owner="reader")
         one = request(app, "GET", f"{API}/v2/data/JobSummary/{job_id}.json", headers=basic("reader")).json()

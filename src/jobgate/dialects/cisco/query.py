@@ -20,6 +20,7 @@ FIELDS: Final = frozenset({
 })  # fmt: skip
 _CALL: Final = re.compile(r"(eq|contains|startsWith|gt|lt|between)\((.*)\)", re.DOTALL)
 _NUMBER: Final = re.compile(r"-?[0-9]{1,19}")
+_RANGE: Final = re.compile(r"instances=([0-9]{1,9})-([0-9]{1,9})")
 
 Key = int | str
 
@@ -67,8 +68,11 @@ class SummaryQuery:
     conditions: tuple[Condition, ...] = field(default_factory=tuple)
 
 
-def parse_query(params: Sequence[tuple[str, str]]) -> SummaryQuery:
-    full, first, limit, sort, descending = False, 0, DEFAULT_MAX, "id", False
+def parse_query(params: Sequence[tuple[str, str]], wanted: str | None = None) -> SummaryQuery:
+    """The query; a `Range: instances=a-b` header pages like `.firstResult=a&.maxResults=b-a+1`, and the
+    parameters, when given too, win."""
+    full, sort, descending = False, "id", False
+    first, limit = _range(wanted) if wanted is not None else (0, DEFAULT_MAX)
     conditions: list[Condition] = []
     for name, value in params:
         if name == ".full":
@@ -82,6 +86,14 @@ def parse_query(params: Sequence[tuple[str, str]]) -> SummaryQuery:
         else:
             conditions.append(_condition(name, value))
     return SummaryQuery(full, first, limit, sort, descending, tuple(conditions))
+
+
+def _range(wanted: str) -> tuple[int, int]:
+    found = _RANGE.fullmatch(wanted.strip())
+    if found is None or int(found.group(2)) < int(found.group(1)):
+        raise BadQuery("Range is instances=<first>-<last>.")
+    first, last = int(found.group(1)), int(found.group(2))
+    return first, min(last - first + 1, LIMIT_MAX)
 
 
 def _flag(value: str) -> bool:

@@ -69,6 +69,7 @@ class Call:
     uri_path: str  # the path below /webacs/api/<v>, as errorDocument writes it
     base: str  # scheme://host/webacs/api/<v>
     params: tuple[tuple[str, str], ...]
+    range: str | None = None  # a Range header (`instances=0-3`: JobSummary paging)
 
     def urls(self, section: str) -> Urls:
         """requestUrl is the URL asked for (with `.json` when used; cisco.md [REC]); rootUrl its section's."""
@@ -80,6 +81,7 @@ class Answer:
     root: str
     tree: Node
     sort: bool = True  # v2/v3 sort keys (seed 003); the errorDocument keeps its order everywhere
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class CiscoApi:
@@ -95,6 +97,7 @@ class CiscoApi:
         headers: dict[str, str] = {}
         try:
             status, answer = 200, await self._answer(scope, receive, call)
+            headers = dict(answer.headers)
         except ClientGone:
             return
         except Exception as exc:  # the one place errors become errorDocuments
@@ -153,12 +156,13 @@ class CiscoApi:
             job = operations.summary(self.jobs, actor, target.job_id)
             item = wire.summary_entity(job, entity_url(job.id))
             return Answer("queryResponse", wire.query_response(urls, wire.Page(0, 1), [item], full=True, single=True))
-        query = parse_query(call.params)
+        query = parse_query(call.params, call.range)
         count, page = operations.summaries(self.jobs, actor, query)
         build = wire.summary_entity if query.full else wire.entity_id
         items = [build(job, entity_url(job.id)) for job in page]
         tree = wire.query_response(urls, wire.Page(query.first, count), items, full=query.full)
-        return Answer("queryResponse", tree)
+        ranged = (("content-range", wire.content_range(query.first, len(items), count)),) if call.range else ()
+        return Answer("queryResponse", tree, headers=ranged)
 
     def _refusal(self, scope: Scope, call: Call, exc: Exception) -> tuple[int, Answer, dict[str, str]]:
         row = ERRORS.lookup(exc) or UNEXPECTED
@@ -197,7 +201,8 @@ def _call(scope: Scope, public_url: str | None) -> Call:
     uri_path = "/" + rest if known else below
     query = urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     base = f"{request_base_url(scope, public_url)}{wire.PREFIX}/{version}"
-    return Call(version, _wants_json(scope, uri_path), scope["method"], uri_path, base, tuple(query))
+    wanted = Headers(scope=scope).get("range")
+    return Call(version, _wants_json(scope, uri_path), scope["method"], uri_path, base, tuple(query), wanted)
 
 
 def _wants_json(scope: Scope, uri_path: str) -> bool:

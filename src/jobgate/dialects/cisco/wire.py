@@ -235,6 +235,11 @@ def query_response(urls: Urls, page: Page, items: Sequence[Node], *, full: bool,
     return node(attrs, **{name: Many(tuple(items), always_array=True)})
 
 
+def content_range(first: int, shown: int, count: int) -> str:
+    """The answer to `Range: instances=a-b` ([API33]): `instances a-b/count`, `instances */count` for none."""
+    return f"instances {first}-{first + shown - 1}/{count}" if shown else f"instances */{count}"
+
+
 # -- runhistory (cisco.md) -------------------------------------------------------------------------------------
 def run_history(urls: Urls, job: Job, events: Sequence[JobEvent]) -> Node:
     job_status, run_status, result_status = SUMMARY_STATES[job.state]
