@@ -219,3 +219,27 @@ class TestSingleFlight:
 
         assert results == ["carol" if password == PASSWORD else "refused"] * 8
         assert hasher.verify_calls == 1
+
+
+class TestTokens:
+    def test_a_token_may_be_asked_for_as_32_lowercase_hex_digits(self, jobs: JobService, carol: User) -> None:
+        token, lifetime = jobs.auth.issue_token(carol, "birst", ttl_s=600, hex_length=32)
+        assert (len(token), set(token) <= set("0123456789abcdef"), lifetime) == (32, True, 600)
+        assert jobs.authenticate(Credentials("", token, "token"), Channel.BIRST).name == "carol"
+
+    def test_checking_a_token_costs_no_hash_and_counts_as_verified(
+        self, jobs: JobService, hasher: FakeHasher, carol: User
+    ) -> None:
+        token, _ = jobs.auth.issue_token(carol, "birst", hex_length=32)
+        before = hasher.verify_calls
+        jobs.authenticate(Credentials("", token, "token"), Channel.BIRST)
+        assert hasher.verify_calls == before
+        assert jobs.auth.is_verified(Credentials("", token, "token"))
+
+    def test_bad_tokens_hold_off_no_one(self, jobs: JobService, carol: User) -> None:
+        """Tokens cannot be guessed; throttling their failures would lock every token holder out at once."""
+        token, _ = jobs.auth.issue_token(carol, "birst", hex_length=32)
+        for attempt in range(AuthPolicy().free_failures + 5):
+            with pytest.raises(BadCredentials):
+                jobs.authenticate(Credentials("", f"{attempt:032x}", "token", "10.0.0.1"), Channel.BIRST)
+        assert jobs.authenticate(Credentials("", token, "token", "10.0.0.1"), Channel.BIRST).name == "carol"

@@ -190,6 +190,8 @@ class Authenticator:
         return user
 
     def _verify(self, creds: Credentials, key: bytes) -> User:
+        if creds.kind == "token":  # 128 random bits cannot be guessed; throttling their failures would
+            return self._token_user(creds)  # only let anyone hold off every token holder at once
         # no address (an in-process caller) is no reason to throttle every other such caller together
         keys = (f"{creds.kind}:{creds.login}", *((f"addr:{creds.client}",) if creds.client else ()))
         account = keys[0]
@@ -200,13 +202,20 @@ class Authenticator:
             self.throttle.failed(*keys)
             raise BadCredentials()
         self.throttle.succeeded(account)
-        if creds.kind != "token":  # a token costs no hash to check, and a cached one would outlive its expiry
-            self.cache.put(key, user)
+        self.cache.put(key, user)
+        return user
+
+    def _token_user(self, creds: Credentials) -> User:
+        """A token is checked on every use (never cached: a cached one would outlive its expiry or logout)."""
+        user = self._check_token(creds.secret)
+        if user is None:
+            raise BadCredentials()
         return user
 
     def is_verified(self, creds: Credentials) -> bool:
-        """True when these credentials were verified recently (a cache hit: no hash, no store access)."""
-        return creds.kind != "token" and self.cache.get(self.cache.key(creds)) is not None
+        """True when checking these credentials costs no password hash: a token (one indexed read, never a
+        hash), or a password verified recently (a cache hit)."""
+        return creds.kind == "token" or self.cache.get(self.cache.key(creds)) is not None
 
     def _check(self, creds: Credentials) -> User | None:
         if creds.kind == "token":
@@ -236,9 +245,12 @@ class Authenticator:
             self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
         return self._dummy_hash
 
-    def issue_token(self, user: User, kind: str, ttl_s: float | None = None) -> tuple[str, float]:
-        """A new opaque token for `user`; only its SHA-256 is stored. Returns (token, lifetime in s)."""
-        token = secrets.token_urlsafe(32)
+    def issue_token(
+        self, user: User, kind: str, ttl_s: float | None = None, *, hex_length: int | None = None
+    ) -> tuple[str, float]:
+        """A new opaque token for `user`; only its SHA-256 is stored. Returns (token, lifetime in s). With
+        `hex_length`, the token is that many lowercase hex digits (Birst: 32, i.e. 128 random bits)."""
+        token = secrets.token_hex(hex_length // 2) if hex_length else secrets.token_urlsafe(32)
         lifetime = ttl_s if ttl_s is not None else self.policy.token_ttl_s
         now = self._clock.now()
         with self._uow() as uow:

@@ -205,6 +205,27 @@ class JobService:
             self._signal.canceling(job.id)
         return outcome
 
+    def try_cancel(
+        self, actor: Actor, ref: JobRef, project: str | None = None, reason: str | None = None
+    ) -> Outcome | None:
+        """A cancel that answers yes or no instead of raising (Birst's boolean): the Outcome when the request
+        is accepted (the job now Canceling or Cancelled, or it was already Canceling); None, changing nothing,
+        when the job is unknown, not the actor's to write, outside `project` (when given), synchronous or final."""
+        with self._uow() as uow:
+            job = self._find(uow, ref)
+            if job is None or not may_write(actor, job) or (project is not None and job.project != project):
+                return None
+            if ignores_cancel(job) or next_state(job.state, Action.CANCEL) is None:
+                return None
+            try:
+                outcome = self._apply(uow, job, Action.CANCEL, actor, reason)
+            except TransitionRefused:  # another request ended the job first
+                return None
+            uow.commit()
+        if outcome.changed and outcome.current in ACTIVE:
+            self._signal.canceling(job.id)
+        return outcome
+
     def cancel_many(self, actor: Actor, where: JobFilter, reason: str | None = None) -> list[Outcome]:
         """Cancel every job the filter selects that the actor may write: one compare-and-set per source
         state for all of them, in one transaction. Jobs already Canceling or final are left as they are."""
