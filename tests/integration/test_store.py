@@ -7,8 +7,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from jobgate.app import Components
-from jobgate.domain.errors import Conflict, JobNotFound, TransitionRefused
-from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
+from jobgate.domain.errors import BadCredentials, Conflict, JobNotFound, TransitionRefused
+from jobgate.domain.model import Actor, Channel, Credentials, Job, JobFilter, JobSpec, TaskResult, Transition
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.tables import job_events, jobs
@@ -187,3 +187,19 @@ def test_the_schema_in_use_is_the_one_the_fixture_made(parts: Components) -> Non
     with parts.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             assert conn.execute(text("SELECT current_schema()")).scalar() != "public"
+
+
+class TestTokens:
+    def test_a_token_proves_its_user_until_it_expires_or_is_revoked(self, parts: Components) -> None:
+        carol = parts.jobs.add_user("carol", "carol-pw", groups=["admin"])
+        live, _ = parts.jobs.auth.issue_token(carol, "birst", 600, hex_length=32)
+        dead, _ = parts.jobs.auth.issue_token(carol, "birst", -1, hex_length=32)
+        gone, _ = parts.jobs.auth.issue_token(carol, "birst", 600, hex_length=32)
+        parts.jobs.auth.revoke_token(gone)
+
+        actor = parts.jobs.authenticate(Credentials("", live, "token"), Channel.BIRST)
+
+        assert (actor.name, actor.groups) == ("carol", frozenset({"admin"}))
+        for token in (dead, gone, "0" * 32):
+            with pytest.raises(BadCredentials):
+                parts.jobs.authenticate(Credentials("", token, "token"), Channel.BIRST)
