@@ -133,7 +133,7 @@ def _user(row: Row[Any]) -> User:
     return _user_of(row._mapping)
 
 
-def _user_of(m: Mapping[str, Any]) -> User:
+def _user_of(m: Mapping[Any, Any]) -> User:
     return User(m["name"], m["wsid"], m["password_hash"], frozenset(m["groups"]))
 
 
