@@ -3,7 +3,7 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -16,14 +16,24 @@ from jobgate import ops
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
 from jobgate.dialects import registry
-from jobgate.dialects.common import Dialect, DialectOptions, Labelled
+from jobgate.dialects.common import Dialect, DialectOptions, Labelled, Services
 from jobgate.runner import RunnerPool
 from jobgate.runner.tasks import Task, TaskContext
 from jobgate.runner.tasks.command import command_task
 from jobgate.runner.tasks.extract import extract, upload
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
-from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
+from jobgate.services import (
+    Authenticator,
+    AuthPolicy,
+    Identity,
+    JobService,
+    RunnerService,
+    Runtime,
+    TokenPolicy,
+    TokenService,
+    Transitions,
+)
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
 from jobgate.store.engine import is_sqlite, start_checkpointer
@@ -37,8 +47,15 @@ class Components:
     settings: Settings
     engine: Engine
     jobs: JobService
+    runners: RunnerService
+    identity: Identity
     pool: RunnerPool
     metrics: ops.Metrics
+
+    @property
+    def services(self) -> Services:
+        """What the dialects get."""
+        return Services(self.jobs, self.identity)
 
 
 def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
@@ -47,7 +64,8 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-    auth = Authenticator(uow, hasher, clock, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s))
+    tokens = TokenService(uow, clock, {}, TokenPolicy(lifetime_s=settings.token_lifetime_s))
+    auth = Authenticator(uow, hasher, clock, tokens, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s))
     runtime = Runtime(
         cancel_grace_s=settings.cancel_grace_s,
         cancel_margin_s=settings.cancel_margin_s,
@@ -56,11 +74,14 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         quick_timeout_s=settings.quick_timeout_s,
     )
     metrics = ops.Metrics()
-    jobs = JobService(uow, clock, hasher, auth, runtime, observe=metrics.observe_transition)
+    transitions = Transitions(uow, clock, observe=metrics.observe_transition)
+    jobs = JobService(uow, clock, transitions, runtime)
+    runner_service = RunnerService(uow, clock, transitions, runtime)
+    identity = Identity(uow, clock, hasher, auth, tokens)
     ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
-    pool = RunnerPool(jobs, task_table(settings), ctx, settings.runners if runners is None else runners)
+    pool = RunnerPool(runner_service, task_table(settings), ctx, settings.runners if runners is None else runners)
     jobs.attach(executor=pool, signal=pool.board)
-    return Components(settings, engine, jobs, pool, metrics)
+    return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
@@ -95,7 +116,11 @@ def create_app(
     )  # fmt: skip
     # each dialect gets the service layer and its options, nothing else; its routes name it in the
     # request's state (the `dialect` label of the metrics and the log line)
-    mounted = [(dialect, dialect.mount(parts.jobs, options)) for dialect in served]
+    for dialect in served:  # each kind of token the dialects issue lives as long as its policy (or the setting) says
+        for kind, policy in dialect.tokens.items():
+            lifetime = settings.token_lifetimes_s.get(kind, policy.lifetime_s)
+            parts.identity.tokens.register(kind, replace(policy, lifetime_s=lifetime))
+    mounted = [(dialect, dialect.mount(parts.services, options)) for dialect in served]
     routes: list[BaseRoute] = []
     hot: list[BaseRoute] = []
     for dialect, parts_of in mounted:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     cancel_margin_s: float = Field(5.0, ge=0)
     quick_timeout_s: float = Field(60.0, gt=0)
     auth_cache_ttl_s: float = Field(60.0, ge=0)
+    token_lifetime_s: float = Field(3600.0, gt=0)  # a token of a kind no dialect gave a lifetime
+    token_lifetimes_s: dict[str, float] = Field(default_factory=dict)  # kind → lifetime, over the dialect's
     log_level: str = "info"
     access_log: bool = True
     argon2_time_cost: int = Field(3, ge=1)

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from jobgate.app import create_app
 from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult
-from support.factories import settings_for
+from support.factories import expired_token, settings_for
 from support.xmlcompare import assert_same_structure
 
 TNS: Final = "http://www.birst.com/"
@@ -95,19 +95,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     url = f"sqlite:///{where / 'jobgate.db'}"
     fast = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=True))
     spyne = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=False))
-    jobs, space = fast.state.components.jobs, str(uuid.uuid4())
-    users = {name: jobs.add_user(name, f"{name}-Pa55", n, ["admin"] if name == "admin" else []) for n, name in
-             enumerate(("alice", "bobby", "admin"), start=1)}  # fmt: skip
-    tokens = {name: jobs.auth.issue_token(user, "birst", 600, hex_length=32)[0] for name, user in users.items()}
-    tokens["expired"] = jobs.auth.issue_token(users["alice"], "birst", -1, hex_length=32)[0]
-    tokens["logged-out"] = jobs.auth.issue_token(users["alice"], "birst", 600, hex_length=32)[0]
-    jobs.auth.revoke_token(tokens["logged-out"])
+    parts, space = fast.state.components, str(uuid.uuid4())
+    jobs, identity, runners = parts.jobs, parts.identity, parts.runners
+    users = {name: identity.add_user(name, f"{name}-Pa55", ["admin"] if name == "admin" else [])
+             for name in ("alice", "bobby", "admin")}  # fmt: skip
+    tokens = {name: identity.issue_token(user, "birst").token for name, user in users.items()}
+    tokens["expired"] = expired_token(parts.engine, "alice", "birst")
+    tokens["logged-out"] = identity.issue_token(users["alice"], "birst").token
+    identity.revoke_token(tokens["logged-out"])
     alice = Actor.of(users["alice"], Channel.CLI)
     keys = [jobs.submit(alice, JobSpec("sleep", {"seconds": 60}, project=space)).key for _ in range(12)]
-    while jobs.claim_next("runner", ["sleep"]) is not None:
+    while runners.claim_next("runner", ["sleep"]) is not None:
         pass
     finished = jobs.get(alice, keys.pop())
-    jobs.finish(finished, TaskResult(rows=0))
+    runners.finish(finished, TaskResult(rows=0))
     yield World(fast, spyne, space, tokens, keys, finished.key)
     for app in (fast, spyne):
         app.state.components.engine.dispose()

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from soapkit import User, World, assert_no_leak, assert_unchanged, open_world
 
-from jobgate.domain.model import Credentials
 from support.birst import CONTENT_TYPES, PATH, TNS, call, fault, text
-from support.factories import components, settings_for
+from support.factories import components, expired_token, settings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -64,8 +63,7 @@ def tokens(world: World, http: httpx.Client) -> dict[str, str]:
     assert call(http, "Logout", token=found["logged-out"]).status_code == 200
     url = world.server.env["JOBGATE_DATABASE_URL"]
     with components(settings_for(url, world.server.cli.cwd or world.server.log_path.parent)) as parts:
-        alice = parts.jobs.auth.authenticate(Credentials(ALICE.name, ALICE.password, "password"))
-        found["expired"] = parts.jobs.auth.issue_token(alice, "birst", -1, hex_length=32)[0]
+        found["expired"] = expired_token(parts.engine, ALICE.name, "birst")
     found["unknown"] = uuid.uuid4().hex
     return found
 

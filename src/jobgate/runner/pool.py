@@ -11,7 +11,7 @@ from jobgate.domain.model import Job, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelBoard, CancelToken, TaskCancelled
 from jobgate.runner.tasks import Task, TaskContext
-from jobgate.services import JobService
+from jobgate.services import RunnerService
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ SWEEP_EVERY_S = 1.0
 class RunnerPool:
     """Runs jobs for one process; also the TaskExecutor that synchronous (quick) jobs use."""
 
-    def __init__(self, jobs: JobService, tasks: Mapping[str, Task], ctx: TaskContext, runners: int) -> None:
-        self._jobs, self._tasks, self._ctx, self._count = jobs, dict(tasks), ctx, runners
+    def __init__(self, service: RunnerService, tasks: Mapping[str, Task], ctx: TaskContext, runners: int) -> None:
+        self._runners, self._tasks, self._ctx, self._count = service, dict(tasks), ctx, runners
         self.board = CancelBoard()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -49,7 +49,7 @@ class RunnerPool:
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._jobs.sweep()  # jobs left by runners that died before this process started
+        self._runners.sweep()  # jobs left by runners that died before this process started
         self._spawn(self._monitor, "jobgate-monitor")
         self._spawn(self._watchdog, "jobgate-watchdog")
         for n in range(self._count):
@@ -77,7 +77,7 @@ class RunnerPool:
     def _run(self, runner_id: str) -> None:
         while not self._stop.is_set():
             try:
-                job = self._jobs.claim_next(runner_id, self._tasks.keys())
+                job = self._runners.claim_next(runner_id, self._tasks.keys())
             except Exception:
                 log.exception("claim failed", extra={"runner": runner_id})
                 job = None
@@ -105,18 +105,18 @@ class RunnerPool:
             if token.tripped:
                 self._stopped(job, token)
             else:
-                self._jobs.fail(job, str(failure))
+                self._runners.fail(job, str(failure))
         except Exception:
             log.exception("task %s of job %s crashed", job.task, job.id)
-            self._jobs.fail(job, "internal error in the task")
+            self._runners.fail(job, "internal error in the task")
         else:
-            self._jobs.finish(job, result)
+            self._runners.finish(job, result)
 
     def _stopped(self, job: Job, token: CancelToken) -> None:
         if token.reason == "shutdown":
-            self._jobs.release(job, "server shutting down")
+            self._runners.release(job, "server shutting down")
         else:
-            self._jobs.cancel_done(job)
+            self._runners.cancel_done(job)
 
     def _monitor(self) -> None:
         """Trip the token of any held job another process (or request) moved to Canceling; heartbeat."""
@@ -126,21 +126,21 @@ class RunnerPool:
             if not held:
                 continue
             try:
-                for job_id, state in self._jobs.states_of(held).items():
+                for job_id, state in self._runners.states_of(held).items():
                     if state is JobState.CANCELING:
                         self.board.canceling(job_id)
                 since_beat += CANCEL_POLL_S
-                if since_beat >= self._jobs.runtime.heartbeat_s:
+                if since_beat >= self._runners.runtime.heartbeat_s:
                     since_beat = 0.0
                     for runner_id in set(held.values()):
-                        self._jobs.heartbeat(runner_id, [j for j, r in held.items() if r == runner_id])
+                        self._runners.heartbeat(runner_id, [j for j, r in held.items() if r == runner_id])
             except Exception:
                 log.exception("runner monitor failed; retrying")
 
     def _watchdog(self) -> None:
         while not self._stop.wait(SWEEP_EVERY_S):
             try:
-                for outcome in self._jobs.sweep():
+                for outcome in self._runners.sweep():
                     log.warning(
                         "watchdog moved job %s from %s to %s",
                         outcome.job.id,

@@ -10,12 +10,11 @@ from jobgate.dialects.birst.errors import ERRORS
 from jobgate.dialects.birst.operations import FAST_OPS
 from jobgate.dialects.birst.service import CommandWebService
 from jobgate.dialects.birst.wire import PATH, SERVICE, TNS
-from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted
+from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
 from jobgate.dialects.soap.gateway import Asmx, SoapGateway, SoapRoute, SoapService
 from jobgate.dialects.soap.spyne_apps import SpyneApps, build_apps
 from jobgate.dialects.soap.wsdl import build_wsdl
 from jobgate.domain.model import Channel, Credentials
-from jobgate.services import JobService
 
 WSDL_FILE: Final = "birst.wsdl"
 
@@ -29,7 +28,7 @@ def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials 
     return auth.token_credentials(values.get("token"), client)
 
 
-def mount(jobs: JobService, options: DialectOptions) -> Mounted:
+def mount(services: Services, options: DialectOptions) -> Mounted:
     path = (options.wsdl_dir or Path("wsdl")) / WSDL_FILE
     service = SoapService(
         name=SERVICE, path=PATH, tns=TNS, apps=apps(), channel=Channel.BIRST,
@@ -37,7 +36,7 @@ def mount(jobs: JobService, options: DialectOptions) -> Mounted:
         description="Birst command web service: log in, publish data, and watch or cancel its jobs.",
         credentials=credentials, fast_ops=FAST_OPS,
     )  # fmt: skip
-    hot = [SoapRoute(PATH, SoapGateway(service, jobs, options))]
+    hot = [SoapRoute(PATH, SoapGateway(service, services, options))]
     links = [
         IndexLink("CommandWebService.asmx — operation list", PATH),
         IndexLink("CommandWebService.asmx — WSDL", f"{PATH}?WSDL"),
@@ -58,4 +57,5 @@ DIALECT: Final = Dialect(
     mount=mount,
     banner=[BannerLine("birst", PATH, "(WSDL: ?WSDL, test forms: ?op=cancelJob)")],
     documents=documents,
+    tokens={auth.TOKEN_KIND: auth.TOKEN_POLICY},
 )

@@ -7,14 +7,14 @@ builds its routes (hot ones dispatched ahead of the router), the index page, the
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from jobgate.services import JobService
+from jobgate.services import Identity, JobService, TokenPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,15 @@ class Mounted:
     links: Sequence[IndexLink] = ()
 
 
-Mount = Callable[[JobService, DialectOptions], Mounted]
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a dialect gets of the service layer: the jobs clients ask about, and users and tokens."""
+
+    jobs: JobService
+    identity: Identity
+
+
+Mount = Callable[[Services, DialectOptions], Mounted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,8 @@ class Dialect:
     documents: Callable[[], Mapping[str, bytes]] | None = None  # file name under wsdl/ → its bytes (make wsdl)
     # a REST dialect's part of /openapi.json: {"paths": {...}, "components": {...}} (OpenAPI 3.1)
     openapi: Callable[[], Mapping[str, Any]] | None = None
+    # the kinds of token the dialect issues, each with its lifetime (JOBGATE_TOKEN_LIFETIMES_S overrides it)
+    tokens: Mapping[str, TokenPolicy] = field(default_factory=dict)
 
 
 class Labelled(BaseRoute):

@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from jobgate.dialects.common import DialectOptions
+from jobgate.dialects.common import DialectOptions, Services
 from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
 from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.common.http import is_loopback, request_base_url
@@ -38,7 +38,6 @@ from jobgate.dialects.soap.faults import (
 )
 from jobgate.dialects.soap.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.domain.model import Channel, Credentials
-from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +118,8 @@ class SoapRoute(BaseRoute):
 
 
 class SoapGateway:
-    def __init__(self, service: SoapService, jobs: JobService, options: DialectOptions) -> None:
-        self.service, self.jobs, self.options = service, jobs, options
+    def __init__(self, service: SoapService, services: Services, options: DialectOptions) -> None:
+        self.service, self.services, self.options = service, services, options
         self.wording = service.wording
         self.pages = None
         if service.asmx is not None:
@@ -289,11 +288,11 @@ class SoapGateway:
         if not self.options.inline_hot_path or op not in self.service.fast_ops or self.service.credentials is None:
             return False
         creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
-        return creds is not None and self.jobs.auth.is_verified(creds)
+        return creds is not None and self.services.identity.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
     def _call_info(self, scope: Scope, binding: str) -> CallInfo:
-        return CallInfo.of(scope, self.jobs, binding, self.service.channel, self.options.public_url)
+        return CallInfo.of(scope, self.services, binding, self.service.channel, self.options.public_url)
 
     def _environ(
         self, scope: Scope, call: CallInfo, method: str, path: str, query: str, content_type: str = ""
