@@ -32,11 +32,13 @@ def _cell(summary: dict[str, Any] | None) -> str:
     return f"{_num(summary['rps'])} ({summary['spread']:.0%}) · {summary['p50_ms']:.2f}/{summary['p99_ms']:.1f}{errors}"
 
 
-def _ratio(results: dict[str, Any], workload: str, c: str, config: str) -> str:
-    by = results.get(workload, {}).get(c, {})
-    if "jobgate" not in by or config not in by or not by[config]["rps"]:
+def _ratio(results: dict[str, Any], workload: str, c: str, config: str, against: str | None = None) -> str:
+    """jobgate's req/s on `workload` over `config`'s on the same workload, or on `against` (the CasJobs
+    workload a dialect the references do not speak is held against)."""
+    ours, theirs = results.get(workload, {}).get(c, {}), results.get(against or workload, {}).get(c, {})
+    if "jobgate" not in ours or config not in theirs or not theirs[config]["rps"]:
         return "–"
-    return f"{by['jobgate']['rps'] / by[config]['rps']:.2f}"
+    return f"{ours['jobgate']['rps'] / theirs[config]['rps']:.2f}"
 
 
 def _machine(results: dict[str, Any]) -> Iterator[str]:
@@ -67,8 +69,9 @@ def _overview(section: dict[str, Any]) -> Iterator[str]:
         if w.request is None:
             yield f"| {w.title} | not yet implemented | | | | |"
             continue
-        ratios = " | ".join(_ratio(res, w.key, "16", cfg) for cfg in REFERENCES)
-        yield f"| {w.title} | {_cell(res.get(w.key, {}).get('16', {}).get('jobgate'))} | {ratios} |"
+        ratios = " | ".join(_ratio(res, w.key, "16", cfg, w.compared_to) for cfg in REFERENCES)
+        against = f" (× the references' {w.compared_to})" if w.compared_to else ""
+        yield f"| {w.title}{against} | {_cell(res.get(w.key, {}).get('16', {}).get('jobgate'))} | {ratios} |"
 
 
 def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[str]:

@@ -24,7 +24,10 @@ class Context:
 
 def read_twin(workload: Workload) -> Workload:
     """The read-only call on the same binding: warm-ups never change a job."""
-    return next(w for w in workloads() if w.binding == workload.binding and not w.writes and w.request)
+    return next(
+        w for w in workloads()
+        if w.dialect == workload.dialect and w.binding == workload.binding and not w.writes and w.request
+    )  # fmt: skip
 
 
 def measure(

@@ -39,7 +39,7 @@ def run(ctx: Context) -> dict[str, Any]:
         for rep in range(plan.reps):
             for workload in (w for w in workloads() if w.request is not None):
                 for connections in plan.concurrency:
-                    for config in rotated(CONFIGS, rep):
+                    for config in rotated(CONFIGS if workload.compared_to is None else ("jobgate",), rep):
                         sample = measure(ctx, servers[config], workload, connections, db, jobs)
                         samples[(workload.key, connections, config)].append(sample)
                         say(f"rep {rep + 1} {workload.key:<22} c={connections:<3} {config:<8}", sample)
