@@ -12,17 +12,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from jobgate import ops
+from jobgate import logs, ops
+from jobgate.accesslog import AccessLog
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
 from jobgate.dialects import registry
 from jobgate.dialects.common import Dialect, DialectOptions, Labelled, Services
 from jobgate.runner import RunnerPool
-from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext
 from jobgate.runner.tasks.command import command_task
-from jobgate.runner.tasks.extract import extract, upload
+from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.sandbox import limit_heap
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
+from jobgate.runner.tasks.upload import upload
 from jobgate.services import (
     Authenticator,
     AuthPolicy,
@@ -72,15 +75,26 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,
         quick_timeout_s=settings.quick_timeout_s,
+        long_timeout_s=settings.long_timeout_s,
     )
     metrics = ops.Metrics()
     transitions = Transitions(uow, clock, observe=metrics.observe_transition)
     jobs = JobService(uow, clock, transitions, runtime)
     runner_service = RunnerService(uow, clock, transitions, runtime)
     identity = Identity(uow, clock, hasher, auth, tokens)
-    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
-    pool = RunnerPool(runner_service, task_table(settings), ctx, settings.runners if runners is None else runners)
-    jobs.attach(executor=pool, signal=pool.board)
+    limit_heap(settings.sqlite_heap_max_bytes)  # process-wide: SQLite has one heap
+    limits = SqlLimits(
+        value_bytes=settings.sql_value_max_bytes,
+        mydb_quota_bytes=settings.mydb_quota_bytes,
+        quick_bytes=settings.quick_max_bytes,
+        extract_bytes=settings.extract_max_bytes,
+    )
+    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
+    count = settings.runners if runners is None else runners
+    pool = RunnerPool(
+        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock
+    )
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
 
 
@@ -95,6 +109,14 @@ def wsdl_dir() -> Path:
     if checkout.is_dir():
         return checkout
     return Path(__file__).resolve().parent / "_data" / "wsdl"
+
+
+def access_log(settings: Settings, metrics: ops.Metrics) -> AccessLog | None:
+    """The access log, if it is on and the log level lets info lines through (JOBGATE_LOG_LEVEL=warning
+    silences it, as it silences every info line)."""
+    if not (settings.access_log and logging.getLogger("jobgate.access").isEnabledFor(logging.INFO)):
+        return None
+    return AccessLog(settings.access_log_queue, metrics.access_lines_dropped.inc, SystemClock().timestamp)
 
 
 def create_app(
@@ -130,9 +152,12 @@ def create_app(
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
+    access = access_log(settings, parts.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if access is not None:
+            access.start(logs.stream())
         await anyio.to_thread.run_sync(parts.pool.start)
         stop_checkpoints = start_checkpointer(parts.engine)
         try:
@@ -141,11 +166,13 @@ def create_app(
             await anyio.to_thread.run_sync(parts.pool.stop)
             stop_checkpoints()
             parts.engine.dispose()
+            if access is not None:
+                await anyio.to_thread.run_sync(access.close)  # every queued line, after every request
 
     app = Starlette(
         routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index, openapi)],
         middleware=[
-            Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
+            Middleware(ops.RequestContext, metrics=parts.metrics, access=access),
             Middleware(ops.HotRoutes, routes=hot),
         ],
         lifespan=lifespan,

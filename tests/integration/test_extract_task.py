@@ -18,8 +18,9 @@ from jobgate.domain.model import Actor, Job, JobSpec
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelToken, TaskCancelled
 from jobgate.runner.tasks import TaskContext
-from jobgate.runner.tasks.extract import extract, upload
-from jobgate.runner.tasks.sqlctx import mydb_path
+from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.mydb import mydb_path
+from jobgate.runner.tasks.upload import upload
 
 VO: Final = "{http://www.ivoa.net/xml/VOTable/v1.3}"
 KEY: Final = "0123456789abcdef" * 2

@@ -302,3 +302,13 @@ class FakeCancelSignal:
 
     def canceling(self, job_id: int) -> None:
         self.jobs.append(job_id)
+
+
+class FakeSubmitSignal:
+    """Records the jobs the service said it queued (the SubmitSignal port)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[int] = []
+
+    def submitted(self, job_id: int) -> None:
+        self.jobs.append(job_id)

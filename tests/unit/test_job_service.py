@@ -8,7 +8,7 @@ from jobgate.domain.errors import InvalidRequest, JobNotFound, NotOwner, Transit
 from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult
 from jobgate.domain.states import Action, JobState
 from jobgate.services import JobService, RunnerService
-from support.fakes import EPOCH, FakeCancelSignal, FakeClock, FakeUnitOfWork
+from support.fakes import EPOCH, FakeCancelSignal, FakeClock, FakeSubmitSignal, FakeUnitOfWork
 
 S = JobState
 SLEEP = JobSpec("sleep", {"seconds": 5}, project="proj")
@@ -56,6 +56,21 @@ class TestSubmit:
         [event] = uow.jobs.events(job.id)
         assert (event.seq, event.stage, event.from_state, event.to_state) == (1, "submit", None, S.SUBMITTED)
         assert (event.actor, event.protocol) == ("alice", Channel.CASJOBS)
+
+    def test_a_queued_job_rings_the_submit_signal_once_it_is_stored(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        rung = FakeSubmitSignal()
+        jobs.attach(submitted=rung)
+        job = jobs.submit(alice, SLEEP)
+        assert rung.jobs == [job.id]
+        assert uow.jobs.get(job.id) is not None
+
+    def test_a_synchronous_job_rings_no_runner(self, jobs: JobService, alice: Actor) -> None:
+        rung = FakeSubmitSignal()
+        jobs.attach(submitted=rung)
+        jobs.submit(alice, JobSpec("sleep", {"seconds": 0}, synchronous=True))
+        assert rung.jobs == []
 
     def test_two_jobs_get_different_ids_and_keys(self, jobs: JobService, alice: Actor) -> None:
         first, second = jobs.submit(alice, SLEEP), jobs.submit(alice, SLEEP)

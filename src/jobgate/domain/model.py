@@ -10,6 +10,8 @@ from jobgate.domain.states import Action, JobState
 
 ADMIN_GROUP: Final = "admin"
 SYSTEM_ACTOR: Final = "system"
+QUICK_QUEUE: Final = "quick"  # short jobs, synchronous ones among them; both queues have a time limit
+LONG_QUEUE: Final = "long"
 
 
 class Channel(StrEnum):

@@ -1,6 +1,7 @@
 """The interfaces the job core needs from the outside world; adapters implement them."""
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -136,10 +137,18 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...
 
 
-class TaskExecutor(Protocol):
-    """Runs a synchronous job's task inside the caller's request."""
+class RunNow(Protocol):
+    def __call__(self, job: Job, timeout_s: float) -> TaskResult:
+        """Run the job's task and wait for it; TaskFailed when it fails or outlives `timeout_s`."""
+        ...
 
-    def run_now(self, job: Job, timeout_s: float) -> TaskResult: ...
+
+class TaskExecutor(Protocol):
+    """Runs synchronous jobs' tasks for their callers, on threads of its own and a bounded number at a time."""
+
+    def admit(self) -> AbstractContextManager[RunNow]:
+        """Hold a place for one synchronous job until the block ends; Busy when every place is taken."""
+        ...
 
     def knows(self, task: str) -> bool: ...
 
@@ -148,3 +157,10 @@ class CancelSignal(Protocol):
     """Tells in-process runners at once that a job they may hold turned Canceling."""
 
     def canceling(self, job_id: int) -> None: ...
+
+
+class SubmitSignal(Protocol):
+    """Tells in-process runners at once that a job was queued, so an idle one claims it without waiting for its
+    next poll (runners in other processes still find it by polling)."""
+
+    def submitted(self, job_id: int) -> None: ...

@@ -17,7 +17,7 @@ from jobgate.domain.model import (
     ignores_cancel,
     may_write,
 )
-from jobgate.domain.ports import CancelSignal, Clock, TaskExecutor, UnitOfWorkFactory
+from jobgate.domain.ports import CancelSignal, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
 from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
@@ -27,6 +27,9 @@ _ALL = JobFilter()
 
 class _NoSignal:
     def canceling(self, job_id: int) -> None:
+        return None
+
+    def submitted(self, job_id: int) -> None:
         return None
 
 
@@ -43,13 +46,21 @@ class JobService:
         self._uow, self._clock, self._transitions, self.runtime = uow, clock, transitions, runtime
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
+        self._submitted: SubmitSignal = _NoSignal()
 
-    def attach(self, executor: TaskExecutor | None = None, signal: CancelSignal | None = None) -> None:
+    def attach(
+        self,
+        executor: TaskExecutor | None = None,
+        signal: CancelSignal | None = None,
+        submitted: SubmitSignal | None = None,
+    ) -> None:
         """Wiring that needs the runner package (composition root only)."""
         if executor is not None:
             self._executor = executor
         if signal is not None:
             self._signal = signal
+        if submitted is not None:
+            self._submitted = submitted
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
@@ -99,6 +110,8 @@ class JobService:
         with self._uow() as uow:
             job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
+        if not job.synchronous:
+            self._submitted.submitted(job.id)  # after the commit, so the runner it wakes finds the job
         return job
 
     def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
@@ -179,17 +192,19 @@ class JobService:
         return self._act(actor, ref, Action.DELETE, reason, Change(deleted=True))
 
     def execute(self, actor: Actor, spec: JobSpec, timeout_s: float | None = None) -> tuple[Job, TaskResult]:
-        """Run a synchronous (quick) job inside this call and record it like any other job."""
+        """Run a synchronous (quick) job within this call and record it like any other job; Busy (and nothing
+        recorded) when the executor has no place for it."""
         if self._executor is None or not self._executor.knows(spec.task):
             raise InvalidRequest(f"Task {spec.task!r} cannot run synchronously here.")
-        job = self.submit(actor, replace(spec, synchronous=True))
         system, moves = Actor.system(), self._transitions
-        job = moves.system_move(job, Action.START, system, Change(started=True)).job
-        try:
-            result = self._executor.run_now(job, timeout_s or self.runtime.quick_timeout_s)
-        except TaskFailed as failure:
-            moves.system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
-            raise
+        with self._executor.admit() as run_now:
+            job = self.submit(actor, replace(spec, synchronous=True))
+            job = moves.system_move(job, Action.START, system, Change(started=True)).job
+            try:
+                result = run_now(job, timeout_s or self.runtime.quick_timeout_s)
+            except TaskFailed as failure:
+                moves.system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
+                raise
         change = Change(rows=result.rows, result=result.summary, output_loc=result.output_loc, ended=True)
         return moves.system_move(job, Action.FINISH, system, change).job, result
 

@@ -48,6 +48,17 @@ class RunnerService:
     def cancel_done(self, job: Job, reason: str | None = None) -> Outcome:
         return self._transitions.system_move(job, Action.CANCEL_DONE, Actor.system(), ENDED, reason)
 
+    def abandon(self, job: Job, error: str) -> Outcome | None:
+        """Fail a job whose task would not stop within the grace (its runner is given up); None if it ended."""
+        with self._uow() as uow:
+            current = load(uow, job.id)
+            if next_state(current.state, Action.FAIL) is None:
+                return None
+            change = Change(error=error, ended=True, clear_runner=True)
+            outcome = self._transitions.apply(uow, current, Action.FAIL, Actor.system(), error, change)
+            uow.commit()
+        return outcome
+
     def release(self, job: Job, reason: str) -> Outcome:
         """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""
         with self._uow() as uow:
