@@ -34,11 +34,15 @@ def _cell(summary: dict[str, Any] | None) -> str:
     return f"{_num(summary['rps'])} ({summary['spread']:.0%}) · {summary['p50_ms']:.2f}/{summary['p99_ms']:.1f}{errors}"
 
 
-def _ratio(results: dict[str, Any], workload: str, c: str, config: str, ours: str = "jobgate") -> str:
-    by = results.get(workload, {}).get(c, {})
-    if ours not in by or config not in by or not by[config]["rps"]:
+def _ratio(
+    results: dict[str, Any], workload: str, c: str, config: str, ours: str = "jobgate", against: str | None = None
+) -> str:
+    """`ours`'s req/s on `workload` over `config`'s on the same workload, or on `against` (the CasJobs workload
+    a dialect the references do not speak is held against)."""
+    mine, theirs = results.get(workload, {}).get(c, {}), results.get(against or workload, {}).get(c, {})
+    if ours not in mine or config not in theirs or not theirs[config]["rps"]:
         return "–"
-    return f"{by[ours]['rps'] / by[config]['rps']:.2f}"
+    return f"{mine[ours]['rps'] / theirs[config]['rps']:.2f}"
 
 
 def _machine(results: dict[str, Any]) -> Iterator[str]:
@@ -69,13 +73,14 @@ def _overview(section: dict[str, Any]) -> Iterator[str]:
         if w.request is None:
             yield f"| {w.title} | not yet implemented | | | | |"
             continue
+        against = f" (× the references' {w.compared_to})" if w.compared_to else ""
         for ours in JOBGATE:
-            title = w.title if ours == "jobgate" else "  ↳ same, logging off"
-            ratios = " | ".join(_ratio(res, w.key, "16", cfg, ours) for cfg in REFERENCES)
+            title = w.title + against if ours == "jobgate" else "  ↳ same, logging off"
+            ratios = " | ".join(_ratio(res, w.key, "16", cfg, ours, w.compared_to) for cfg in REFERENCES)
             yield f"| {title} | {_cell(res.get(w.key, {}).get('16', {}).get(ours))} | {ratios} |"
 
 
-def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[str]:
+def _workload_table(section: dict[str, Any], key: str, title: str, against: str | None = None) -> Iterator[str]:
     by_c = section["results"].get(key, {})
     concs = sorted(by_c, key=int)
     yield f"### {title}\n"
@@ -84,7 +89,8 @@ def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[s
     for cfg in CONFIGS:
         yield f"| {cfg} | " + " | ".join(_cell(by_c[c].get(cfg)) for c in concs) + " |"
     for cfg in REFERENCES:
-        yield f"| *jobgate/{cfg}* | " + " | ".join(_ratio(section["results"], key, c, cfg) for c in concs) + " |"
+        ratios = (_ratio(section["results"], key, c, cfg, against=against) for c in concs)
+        yield f"| *jobgate/{cfg}*{f' ({against})' if against else ''} | " + " | ".join(ratios) + " |"
     quiet = [_ratio(section["results"], key, c, "jobgate-quiet") for c in concs]
     yield "| *jobgate/jobgate-quiet* (logging's share) | " + " | ".join(quiet) + " |"
     others = [max((by_c[c][cfg].get("foreign_cpu", 0.0) for cfg in by_c[c]), default=0.0) for c in concs]
@@ -130,7 +136,7 @@ def _throughput(results: dict[str, Any]) -> Iterator[str]:
     yield ""
     for w in workloads():
         if w.request is not None and w.key in section["results"]:
-            yield from _workload_table(section, w.key, w.title)
+            yield from _workload_table(section, w.key, w.title, w.compared_to)
     yield "![throughput and p99 against concurrency](perf-throughput.png)\n"
 
 

@@ -44,7 +44,9 @@ def run(ctx: Context) -> dict[str, Any]:
         for rep in range(plan.reps):
             for workload in (w for w in workloads() if w.request is not None):
                 for connections in plan.concurrency:
-                    served = (c for c in rotated(CONFIGS, rep) if c in JOBGATE or c in workload.references)
+                    # a workload with no reference of its own (compared_to) runs on jobgate alone
+                    refs = () if workload.compared_to is not None else workload.references
+                    served = (c for c in rotated(CONFIGS, rep) if c in JOBGATE or c in refs)
                     for config in served:
                         sample = measure(ctx, servers[config], workload, connections, db, jobs)
                         samples[(workload.key, connections, config)].append(sample)

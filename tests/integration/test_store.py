@@ -7,11 +7,22 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from jobgate.app import Components
-from jobgate.domain.errors import Conflict, JobNotFound, TransitionRefused
-from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
+from jobgate.domain.errors import BadCredentials, Conflict, JobNotFound, TransitionRefused
+from jobgate.domain.model import (
+    Actor,
+    Channel,
+    CredentialKind,
+    Credentials,
+    Job,
+    JobFilter,
+    JobSpec,
+    TaskResult,
+    Transition,
+)
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.tables import job_events, jobs
+from support.factories import expired_token
 
 S = JobState
 SPEC = JobSpec("sleep", {"seconds": 1.5, "tags": ["a", "b"], "nested": {"k": None}}, project="proj", name="n1")
@@ -189,3 +200,19 @@ def test_the_schema_in_use_is_the_one_the_fixture_made(parts: Components) -> Non
     with parts.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             assert conn.execute(text("SELECT current_schema()")).scalar() != "public"
+
+
+class TestTokens:
+    def test_a_token_proves_its_user_until_it_expires_or_is_revoked(self, parts: Components) -> None:
+        carol = parts.identity.add_user("carol", "carol-pw", groups=["admin"])
+        live = parts.identity.issue_token(carol, "birst").token
+        gone = parts.identity.issue_token(carol, "birst").token
+        parts.identity.revoke_token(gone)
+        dead = expired_token(parts.engine, "carol", "birst")
+
+        actor = parts.identity.authenticate(Credentials("", live, CredentialKind.TOKEN, "birst"), Channel.BIRST)
+
+        assert (actor.name, actor.groups) == ("carol", frozenset({"admin"}))
+        for token in (dead, gone, "0" * 32):
+            with pytest.raises(BadCredentials):
+                parts.identity.authenticate(Credentials("", token, CredentialKind.TOKEN, "birst"), Channel.BIRST)

@@ -219,3 +219,22 @@ class TestSingleFlight:
 
         assert results == ["carol" if password == PASSWORD else "refused"] * 8
         assert hasher.verify_calls == 1
+
+
+class TestTokenChecks:
+    def test_checking_a_token_costs_no_hash_and_counts_as_verified(
+        self, identity: Identity, hasher: FakeHasher, carol: User
+    ) -> None:
+        creds = Credentials("", identity.issue_token(carol, "birst").token, TOKEN, "birst")
+        before = hasher.verify_calls
+        assert identity.authenticate(creds, Channel.BIRST).name == "carol"
+        assert hasher.verify_calls == before
+        assert identity.is_verified(creds)
+
+    def test_bad_tokens_hold_off_no_one(self, identity: Identity, carol: User) -> None:
+        """Tokens cannot be guessed; throttling their failures would lock every holder of that kind out at once."""
+        token = identity.issue_token(carol, "birst").token
+        for attempt in range(AuthPolicy().free_failures + 5):
+            with pytest.raises(BadCredentials):
+                identity.authenticate(Credentials("", f"{attempt:032x}", TOKEN, "birst", "10.0.0.1"), Channel.BIRST)
+        assert identity.authenticate(Credentials("", token, TOKEN, "birst", "10.0.0.1"), Channel.BIRST).name == "carol"

@@ -237,6 +237,52 @@ class TestCancel:
         assert jobs.get(bob, others.id).state is S.SUBMITTED
 
 
+class TestTryCancel:
+    """The cancel that answers yes or no (Birst's cancelJob): an Outcome when accepted, None for the rest."""
+
+    @pytest.mark.parametrize(
+        ("state", "after", "changed"),
+        [(S.SUBMITTED, S.CANCELLED, True), (S.EXECUTING, S.CANCELING, True), (S.SUSPENDED, S.CANCELLED, True),
+         (S.CANCELING, S.CANCELING, False)],
+    )  # fmt: skip
+    def test_a_live_job_is_accepted(
+        self, jobs: JobService, alice: Actor, job_in: JobIn, state: JobState, after: JobState, changed: bool
+    ) -> None:
+        job = job_in(state)
+        outcome = jobs.try_cancel(alice, job.key, project="proj")
+        assert outcome is not None
+        assert (outcome.current, outcome.changed) == (after, changed)
+
+    @pytest.mark.parametrize("state", [S.FINISHED, S.CANCELLED, S.FAILED])
+    def test_a_final_job_is_no_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn, state: JobState
+    ) -> None:
+        job = job_in(state)
+        before, row = uow.jobs.events(job.id), uow.jobs.rows[job.id]
+        assert jobs.try_cancel(alice, job.key) is None
+        assert (uow.jobs.events(job.id), uow.jobs.rows[job.id]) == (before, row)
+
+    @pytest.mark.parametrize("who", ["bob", "alice-other-project", "unknown"])
+    def test_another_users_job_another_project_or_no_job_is_no_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, bob: Actor, job_in: JobIn, who: str
+    ) -> None:
+        job = job_in(S.EXECUTING)
+        before = uow.jobs.events(job.id)
+        if who == "bob":
+            assert jobs.try_cancel(bob, job.key) is None
+        elif who == "unknown":
+            assert jobs.try_cancel(alice, "f" * 32) is None
+        else:
+            assert jobs.try_cancel(alice, job.key, project="other") is None
+        assert uow.jobs.events(job.id) == before
+        assert uow.jobs.rows[job.id].state is S.EXECUTING
+
+    def test_admin_is_accepted_for_any_users_job(self, jobs: JobService, admin: Actor, job_in: JobIn) -> None:
+        outcome = jobs.try_cancel(admin, job_in(S.EXECUTING).key)
+        assert outcome is not None
+        assert outcome.current is S.CANCELING
+
+
 class TestSuspendResumeDelete:
     def test_suspend_holds_a_submitted_job_and_resume_releases_it(
         self, jobs: JobService, runners: RunnerService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 REGISTRY: Final = (
     "jobgate.dialects.casjobs",
     "jobgate.dialects.cisco",
+    "jobgate.dialects.birst",
 )  # fmt: skip
 
 

@@ -188,6 +188,8 @@ class Authenticator:
         return user
 
     def _verify(self, creds: Credentials, key: bytes) -> User:
+        if creds.kind is CredentialKind.TOKEN:  # 128 random bits cannot be guessed; throttling their failures
+            return self._token_user(creds)  # would only let anyone hold off every holder of that kind at once
         # no address (an in-process caller) is no reason to throttle every other such caller together
         login = f"{creds.kind}:{creds.scheme}:{creds.login}"
         keys = (login, *((f"addr:{creds.client}",) if creds.client else ()))
@@ -199,13 +201,20 @@ class Authenticator:
             self.throttle.failed(*keys)
             raise BadCredentials()
         self.throttle.succeeded(account)
-        if creds.kind is not CredentialKind.TOKEN:  # a token costs no hash, and a cached one would outlive its end
-            self.cache.put(key, user)
+        self.cache.put(key, user)
+        return user
+
+    def _token_user(self, creds: Credentials) -> User:
+        """A token is checked on every use (never cached: a cached one would outlive its end or its revocation)."""
+        user = self._check(creds)
+        if user is None:
+            raise BadCredentials()
         return user
 
     def is_verified(self, creds: Credentials) -> bool:
-        """True when these credentials were verified recently (a cache hit: no hash, no store access)."""
-        return creds.kind is not CredentialKind.TOKEN and self.cache.get(self.cache.key(creds)) is not None
+        """True when checking these credentials costs no password hash: a token (an indexed read, never a
+        hash), or a password verified recently (a cache hit)."""
+        return creds.kind is CredentialKind.TOKEN or self.cache.get(self.cache.key(creds)) is not None
 
     def _check(self, creds: Credentials) -> User | None:
         if creds.kind is CredentialKind.TOKEN:

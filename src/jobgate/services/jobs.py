@@ -4,7 +4,7 @@ resume, delete, and run a quick job inside the call. Ownership is decided here, 
 import secrets
 from dataclasses import replace
 
-from jobgate.domain.errors import InvalidRequest, JobNotFound, TaskFailed
+from jobgate.domain.errors import InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
 from jobgate.domain.model import (
     Actor,
     Change,
@@ -15,9 +15,10 @@ from jobgate.domain.model import (
     Outcome,
     TaskResult,
     ignores_cancel,
+    may_write,
 )
 from jobgate.domain.ports import CancelSignal, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
-from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources
+from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
 
@@ -136,6 +137,27 @@ class JobService:
             if ignores_cancel(job):
                 return Outcome(job, job.state, job.state, changed=False)
             outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason, only_from=only_from)
+            uow.commit()
+        if outcome.changed and outcome.current in ACTIVE:
+            self._signal.canceling(job.id)
+        return outcome
+
+    def try_cancel(
+        self, actor: Actor, ref: JobRef, project: str | None = None, reason: str | None = None
+    ) -> Outcome | None:
+        """A cancel that answers yes or no instead of raising (Birst's boolean): the Outcome when the request
+        is accepted (the job now Canceling or Cancelled, or it was already Canceling); None, changing nothing,
+        when the job is unknown, not the actor's to write, outside `project` (when given), synchronous or final."""
+        with self._uow() as uow:
+            job = find(uow, ref)
+            if job is None or not may_write(actor, job) or (project is not None and job.project != project):
+                return None
+            if ignores_cancel(job) or next_state(job.state, Action.CANCEL) is None:
+                return None
+            try:
+                outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason)
+            except TransitionRefused:  # another request ended the job first
+                return None
             uow.commit()
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)

@@ -134,7 +134,10 @@ def _event(row: Row[Any]) -> JobEvent:
 
 
 def _user(row: Row[Any]) -> User:
-    m = row._mapping
+    return _user_of(row._mapping)
+
+
+def _user_of(m: Mapping[Any, Any]) -> User:
     return User(m["name"], m["password_hash"], frozenset(m["groups"]))
 
 
@@ -345,8 +348,8 @@ class SqlUserRepository(_Repository):
         )
 
     def by_name(self, name: str) -> User | None:
-        row = self._conn.execute(_USER_BY_NAME, {"b_name": name}).first()
-        return _user(row) if row else None
+        row = self._lean.first(_USER_BY_NAME, {"b_name": name})  # every token check: lean (prepared.py)
+        return _user_of(row) if row else None
 
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
         result = self._conn.execute(
@@ -396,8 +399,8 @@ class SqlTokenRepository(_Repository):
         )
 
     def live(self, token_hash: str, kind: str, now: datetime) -> tuple[str, datetime] | None:
-        row = self._conn.execute(_LIVE_TOKEN, {"b_hash": token_hash, "b_kind": kind, "b_now": now}).first()
-        return None if row is None else (str(row[0]), row[1])
+        row = self._lean.first(_LIVE_TOKEN, {"b_hash": token_hash, "b_kind": kind, "b_now": now})
+        return None if row is None else (str(row["owner"]), row["expires_at"])  # every token check: lean
 
     def extend(self, token_hash: str, expires_at: datetime) -> None:
         self._conn.execute(update(tokens).where(tokens.c.token_hash == token_hash).values(expires_at=expires_at))
