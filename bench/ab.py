@@ -12,6 +12,7 @@ e.g. `git archive <rev> | tar -x -C DIR`) instead of this checkout's.
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 sample = measure(ctx, servers[name], chosen, args.connections, db, plan.jobs)
                 samples[name].append(sample)
                 say(f"rep {rep + 1} {name:<12}", sample)
+    shutil.rmtree(work, ignore_errors=True)  # stores and server logs (with their access lines)
     summaries = {name: Summary.of(found) for name, found in samples.items()}
     print(f"\n{chosen.title}, c={args.connections}, {plan.reps} × {plan.duration_s} s (medians)")
     references = args.reference or ["E"]
