@@ -26,8 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 wsdl: $(STAMP)
-	$(BIN)/python -W ignore -m jobgate.dialects.casjobs.wsdlgen jobs > wsdl/casjobs.wsdl
-	$(BIN)/python -W ignore -m jobgate.dialects.casjobs.wsdlgen casusers > wsdl/casusers.wsdl
+	$(BIN)/python -W ignore -m jobgate.dialects.documents wsdl
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

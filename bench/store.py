@@ -20,9 +20,10 @@ from typing import Any, Final
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
-from bench.plan import ADMIN_USER, BENCH_USER, Account
+from bench.plan import ADMIN_USER, BENCH_USER, BIRST_TOKEN, Account
 from bench.servers import add_user
-from jobgate.store.tables import job_events, jobs
+from jobgate.services.tokens import digest
+from jobgate.store.tables import job_events, jobs, tokens
 
 PG_BASE: Final = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED_RUNNER: Final = "bench:seed"
@@ -33,7 +34,7 @@ _SEED_JOBS: Final = text(
     INSERT INTO jobs (id, key, owner, project, task, name, params, state, queue, synchronous, system, deleted,
                       submitted_at, started_at, state_changed_at, runner_id, heartbeat_at, attempts, version)
     WITH RECURSIVE n(id) AS (SELECT :first UNION ALL SELECT id + 1 FROM n WHERE id < :last)
-    SELECT id, lower(hex(randomblob(16))), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
+    SELECT id, printf('%032x', id), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
            :now, :now, :now, :runner, NULL, 1, 2
     FROM n
     """
@@ -77,7 +78,18 @@ def make_template(path: Path, log_dir: Path) -> Path:
     """A SQLite store with the schema (`jobgate user add` upgrades it) and the bench users."""
     for account in (BENCH_USER, ADMIN_USER):
         add_user(account, sqlite_url(path), log_dir)
+    seed_token(path, BENCH_USER.name, "birst", BIRST_TOKEN)
     return path
+
+
+def seed_token(path: Path, owner: str, kind: str, token: str) -> None:
+    """A live login token (years from expiry: no sliding renewal writes during a run) for the Birst rows."""
+    now = datetime.now(UTC)
+    engine = sqlite_engine(path)
+    with engine.begin() as conn:
+        conn.execute(insert(tokens).values(token_hash=digest(token), owner=owner, kind=kind, created_at=now,
+                                           expires_at=now.replace(year=now.year + 10)))  # fmt: skip
+    engine.dispose()
 
 
 def copy_store(template: Path, path: Path) -> Path:

@@ -98,6 +98,10 @@ class Users:
     def owner(self, wsid: str | None, password: str | None) -> str | None:
         return self.known.get((wsid or "", password or ""))
 
+    def named(self, name: str, password: str) -> str | None:
+        """The user of an HTTP Basic pair (Cisco), found by name instead of wsid."""
+        return name if any(user == name and pw == password for (_, pw), user in self.known.items()) else None
+
 
 def query_args(scope: Scope) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1")))

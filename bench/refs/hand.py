@@ -5,7 +5,7 @@ from typing import Final
 
 from lxml import etree
 
-from bench.refs import wire
+from bench.refs import cisco, wire
 from bench.refs.common import (
     SOAP11,
     TNS,
@@ -59,6 +59,13 @@ def make_app(jobs: JobTable, users: Users) -> object:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
+        if cisco.is_cisco(scope):
+            try:
+                status, reply = cisco.answer(scope, body, jobs, users, parser)
+            except (ValueError, etree.XMLSyntaxError):
+                status, reply = 400, b""
+            await respond(send, status, reply, cisco.XML)
+            return
         op = operation_of_path(scope)
         try:
             status, reply = answer(op, query_args(scope), False) if op else answer(*_soap_call(body, parser), True)

@@ -38,12 +38,16 @@ class Settings(BaseSettings):
     quick_max_bytes: int = Field(8 * MIB, ge=1024)
     extract_max_bytes: int = Field(4096 * MIB, ge=1024)
     auth_cache_ttl_s: float = Field(60.0, ge=0)
+    token_lifetime_s: float = Field(3600.0, gt=0)  # a token of a kind no dialect gave a lifetime
+    token_lifetimes_s: dict[str, float] = Field(default_factory=dict)  # kind → lifetime, over the dialect's
     log_level: str = "info"
     access_log: bool = True
+    access_log_queue: int = Field(10_000, ge=1)  # access lines waiting for the writer; beyond it, dropped
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     inline_hot_path: Literal["auto", "on", "off"] = "auto"
     fast_lane: bool = True
+    max_in_flight_per_user: int = Field(64, ge=1)  # REST dialects (Cisco): one more is answered 503
 
     @model_validator(mode="after")
     def _sql_limits_fit(self) -> Self:

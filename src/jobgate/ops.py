@@ -1,14 +1,15 @@
 """Operations endpoints and cross-cutting HTTP concerns: health, readiness, metrics, the index page,
 request ids and the one access-log line per request."""
 
+import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
-import structlog
 from lxml import etree
 from lxml.html import builder as h
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -19,31 +20,44 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobgate.dialects.common import Mounted
+from jobgate.accesslog import AccessLog
+from jobgate.dialects.common import IndexLink
 from jobgate.domain.model import Channel
 from jobgate.domain.states import Action
 from jobgate.services import JobService
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-access_log = structlog.get_logger("jobgate.access")
 log = logging.getLogger(__name__)
 
-DIALECT_PREFIXES: Sequence[tuple[str, str]] = (
-    ("/casjobs/", "casjobs"),
-    ("/transws", "transws"),
-    ("/commandwebservice.asmx", "birst"),
-    ("/webacs/", "cisco"),
-    ("/arcgis/", "arcgis"),
-)
+OPS: Final = "ops"  # the label of requests no dialect answered (health, metrics, the index, unknown paths)
 
 
-def dialect_of(path: str) -> str:
-    lowered = path.lower()
-    for prefix, name in DIALECT_PREFIXES:
-        if lowered.startswith(prefix):
-            return name
-    return "ops"
+def dialect_of(scope: Scope) -> str:
+    """The dialect whose route answered the request (set by its route as it handles it), else "ops"."""
+    return str(scope.get("state", {}).get("dialect", OPS))
+
+
+def openapi_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One OpenAPI 3.1 document from the REST dialects' parts (their paths and components, merged)."""
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        paths.update(part.get("paths", {}))
+        for kind, entries in part.get("components", {}).items():
+            components.setdefault(kind, {}).update(entries)
+    info = {"title": "jobgate", "version": "1", "description": "The REST dialects of jobgate."}
+    document: dict[str, Any] = {"openapi": "3.1.0", "info": info, "paths": paths}
+    if components:
+        document["components"] = components
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSection:
+    title: str
+    description: str
+    links: Sequence[IndexLink]
 
 
 class _JobsByState(Collector):
@@ -71,8 +85,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )  # fmt: skip
+        self.access_lines_dropped = Counter(
+            "jobgate_access_log_dropped_lines",
+            "Access-log lines dropped because the queue to the log writer was full (stderr slow or blocked)",
+            registry=self.registry,
+        )
 
-        self._timers: dict[tuple[str, int], Any] = {}  # labels() costs ~15 µs a call: keep the children
+        self._timers: dict[tuple[str, int], Any] = {}  # labels() is costly per call: keep the children
 
     def request_timer(self, dialect: str, status: int) -> Any:
         timer = self._timers.get((dialect, status))
@@ -90,8 +109,8 @@ class Metrics:
 class RequestContext:
     """Pure-ASGI middleware: a request id on every response, one access-log line, latency metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, enabled_log: bool = True) -> None:
-        self.app, self.metrics, self.enabled_log = app, metrics, enabled_log
+    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog | None = None) -> None:
+        self.app, self.metrics, self.access = app, metrics, access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,20 +132,17 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            dialect = dialect_of(scope["path"])
+            dialect = dialect_of(scope)
             self.metrics.request_timer(dialect, status).observe(elapsed)
-            if self.enabled_log:
+            if self.access is not None:
                 # the path only: query strings carry passwords in CasJobs' HTTP GET binding
-                access_log.info(
-                    "request", method=scope["method"], path=scope["path"], status=status,
-                    duration_ms=round(elapsed * 1000, 2), request_id=request_id, dialect=dialect,
-                )  # fmt: skip
+                self.access.record(scope["method"], scope["path"], status, elapsed, request_id, dialect)
 
 
 class HotRoutes:
-    """Pure-ASGI middleware, innermost: requests for the given routes (the dialects' service endpoints) go
-    straight to them; everything else goes on to Starlette's exception handling and router. Measured: the
-    router's walk and the exception middleware's wrapping of `send` cost ~3 µs of a ~80 µs GetJobStatus."""
+    """Pure-ASGI middleware, innermost: requests for the routes the dialects mark hot (their service
+    endpoints) go straight to them; everything else goes on to Starlette's exception handling and router,
+    whose walk and wrapping of `send` would cost every hot call (docs/PERFORMANCE.md)."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app, self.routes = app, tuple(routes)
@@ -142,7 +158,9 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
 
-def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> list[Route]:
+def routes(
+    jobs: JobService, metrics: Metrics, index_sections: Sequence[IndexSection], openapi: Mapping[str, Any]
+) -> list[Route]:
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -157,7 +175,11 @@ def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> li
     def scrape(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    index_page = render_index(mounted)
+    index_page = render_index(index_sections)
+    openapi_json = json.dumps(openapi, indent=1).encode()
+
+    def describe(request: Request) -> Response:
+        return Response(openapi_json, media_type="application/json")
 
     def index(request: Request) -> Response:
         return Response(index_page, media_type="text/html; charset=utf-8")
@@ -167,15 +189,16 @@ def routes(jobs: JobService, metrics: Metrics, mounted: Sequence[Mounted]) -> li
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", scrape, methods=["GET"]),
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/openapi.json", describe, methods=["GET", "HEAD"]),
     ]
 
 
-def render_index(mounted: Sequence[Mounted]) -> bytes:
+def render_index(index_sections: Sequence[IndexSection]) -> bytes:
     sections = []
-    for dialect in mounted:
-        items = [h.LI(h.A(link.label, href=link.href)) for link in dialect.links]
-        sections += [h.H2(dialect.name), h.P(dialect.description), h.UL(*items)]
-    ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics")]
+    for section in index_sections:
+        items = [h.LI(h.A(link.label, href=link.href)) for link in section.links]
+        sections += [h.H2(section.title), h.P(section.description), h.UL(*items)]
+    ops = [h.LI(h.A(path, href=path)) for path in ("/healthz", "/readyz", "/metrics", "/openapi.json")]
     page = h.HTML(
         h.HEAD(h.META(charset="utf-8"), h.TITLE("jobgate")),
         h.BODY(
@@ -189,4 +212,4 @@ def render_index(mounted: Sequence[Mounted]) -> bytes:
     return b"<!DOCTYPE html>\n" + bytes(etree.tostring(page, method="html", encoding="utf-8"))
 
 
-__all__ = ["Metrics", "RequestContext", "routes"]
+__all__ = ["IndexSection", "Metrics", "RequestContext", "openapi_document", "routes"]

@@ -3,11 +3,15 @@
 import gc
 import multiprocessing
 import socket
+from collections.abc import Sequence
 
 import uvicorn
 
 from jobgate import logs
 from jobgate.config import Settings
+from jobgate.dialects import registry
+from jobgate.dialects.common import Dialect
+from jobgate.dialects.soap.spyne_apps import without_forced_collections
 
 
 def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
@@ -20,20 +24,22 @@ def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
     )  # fmt: skip
 
 
-def _banner(settings: Settings) -> None:
+def banner(settings: Settings, dialects: Sequence[Dialect]) -> str:
+    """The start-up banner the README promises: the index, every dialect's endpoints, the metrics."""
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [f"jobgate serving on {base}  (database {settings.database_url})", f"  index     {base}/"]
-    lines += [f"  {name:<9} {base}{path}" for name, path in SERVICE_PATHS]
-    print("\n".join(lines), flush=True)  # noqa: T201 - the start-up banner the README promises
+    for dialect in dialects:
+        lines += [f"  {line.label:<9} {base}{line.path}  {line.note}".rstrip() for line in dialect.banner]
+    lines.append(f"  metrics   {base}/metrics")
+    return "\n".join(lines)
 
 
-SERVICE_PATHS = (
-    ("casjobs", "/CasJobs/services/jobs.asmx  (WSDL: ?WSDL, test forms: ?op=CancelJob)"),
-    ("metrics", "/metrics"),
-)
+def _banner(settings: Settings) -> None:
+    print(banner(settings, registry()), flush=True)  # noqa: T201 - the start-up banner
 
 
 def run(settings: Settings, migrate: bool = True) -> None:
+    without_forced_collections()
     if settings.workers == 1:
         config = _config(settings, migrate)
         _banner(settings)
@@ -66,6 +72,7 @@ def run(settings: Settings, migrate: bool = True) -> None:
 def _child(values: dict[str, object], sock: socket.socket, migrate: bool) -> None:
     settings = Settings.model_validate(values)
     logs.configure(settings.log_level)
+    without_forced_collections()
     config = _config(settings, migrate)
     server = uvicorn.Server(config)
     gc.freeze()

@@ -40,8 +40,8 @@ def _core_events(parts: Components, job_id: int) -> list[tuple[object, ...]]:
 
 def test_a_prepared_read_equals_sqlalchemys(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
-    parts.jobs.claim_next("r1", {"sleep"})
-    parts.jobs.finish(parts.jobs.get(alice, job.id), TaskResult(rows=3, summary="done", output_loc="o.csv"))
+    parts.runners.claim_next("r1", {"sleep"})
+    parts.runners.finish(parts.jobs.get(alice, job.id), TaskResult(rows=3, summary="done", output_loc="o.csv"))
     uow = SqlUnitOfWorkFactory(parts.engine)
     with uow(write=False) as tx:
         lean = tx.jobs.get(job.id)

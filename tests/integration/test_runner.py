@@ -54,7 +54,7 @@ def owner(running_parts: Components) -> Actor:
 
 
 def state_of(parts: Components, job: Job) -> JobState:
-    return parts.jobs.states_of([job.id])[job.id]
+    return parts.runners.states_of([job.id])[job.id]
 
 
 def wait_for_state(parts: Components, job: Job, state: JobState, timeout: float) -> Job:
@@ -96,7 +96,7 @@ class TestWakeOnSubmit:
         self, db_url: str, tmp_path: Path
     ) -> None:
         with components(settings_for(db_url, tmp_path / "data")) as parts:
-            pool = RunnerPool(parts.jobs, {"sleep": sleep}, TaskContext(tmp_path, GRACE_S), runners=1, idle_s=3600)
+            pool = RunnerPool(parts.runners, {"sleep": sleep}, TaskContext(tmp_path, GRACE_S), runners=1, idle_s=3600)
             parts.jobs.attach(submitted=pool)
             owner = user_actor(parts, "alice")
             pool.start()
@@ -156,7 +156,7 @@ class TestNoTransactionDuringTasks:
             event.listen(engine, "begin", lambda *_: count("tx", 1))
             event.listen(engine, "commit", lambda *_: count("tx", -1))
             event.listen(engine, "rollback", lambda *_: count("tx", -1))
-            pool = RunnerPool(parts.jobs, {"probe": probe}, TaskContext(tmp_path, GRACE_S), runners=1)
+            pool = RunnerPool(parts.runners, {"probe": probe}, TaskContext(tmp_path, GRACE_S), runners=1)
             owner = user_actor(parts, "alice")
             pool.start()
             try:

@@ -65,7 +65,7 @@ def parts(db_url: str, tmp_path: Path) -> Iterator[Components]:
 def pool(parts: Components, stubborn: Stubborn, tmp_path: Path) -> Iterator[RunnerPool]:
     """One runner and one quick place over `sleep` and the stubborn task, wired like build() wires its pool."""
     tasks = {"sleep": sleep, "stubborn": stubborn, "crash": crash}
-    pool = RunnerPool(parts.jobs, tasks, TaskContext(tmp_path / "data", GRACE_S), runners=1, quick_places=1)
+    pool = RunnerPool(parts.runners, tasks, TaskContext(tmp_path / "data", GRACE_S), runners=1, quick_places=1)
     parts.jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     pool.start()
     yield pool

@@ -7,7 +7,7 @@ JobError
 ├── BadCredentials       unknown user, wrong password or token, or throttled
 ├── InvalidRequest       malformed or missing input (a caller's mistake)
 ├── TaskFailed           a synchronous job's task failed; carries the task's message
-├── Conflict             a user name or wsid is already taken
+├── Conflict             a user name or an alias is already taken
 └── Busy                 every place for synchronous work is taken; try again shortly
 """
 

@@ -25,7 +25,7 @@ from jobgate.domain.states import JobState
 from jobgate.runner.cancel import SHUTDOWN, CancelBoard, CancelToken, TaskCancelled
 from jobgate.runner.lane import QuickLane, stopped_message
 from jobgate.runner.tasks import Task, TaskContext
-from jobgate.services import JobService
+from jobgate.services import RunnerService
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class RunnerPool:
 
     def __init__(
         self,
-        jobs: JobService,
+        service: RunnerService,
         tasks: Mapping[str, Task],
         ctx: TaskContext,
         runners: int,
@@ -96,7 +96,7 @@ class RunnerPool:
         quick_places: int = QUICK_PLACES,
         clock: Clock | None = None,
     ) -> None:
-        self._jobs, self._tasks, self._ctx, self._count = jobs, dict(tasks), ctx, runners
+        self._service, self._tasks, self._ctx, self._count = service, dict(tasks), ctx, runners
         self._clock = clock or SystemClock()
         self.board = CancelBoard()
         self.quick = QuickLane(self._tasks, ctx, quick_places)
@@ -126,7 +126,7 @@ class RunnerPool:
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._jobs.sweep()  # jobs left by runners that died before this process started
+        self._service.sweep()  # jobs left by runners that died before this process started
         self._spawn(self._monitor, "jobgate-monitor")
         self._spawn(self._watchdog, "jobgate-watchdog")
         for _ in range(self._count):
@@ -167,7 +167,7 @@ class RunnerPool:
     def _run(self, runner: _Runner) -> None:
         while not self._stop.is_set() and not runner.abandoned:
             try:
-                job = self._jobs.claim_next(runner.id, self._tasks.keys())
+                job = self._service.claim_next(runner.id, self._tasks.keys())
             except Exception:
                 log.exception("claim failed", extra={"runner": runner.id})
                 job = None
@@ -177,7 +177,7 @@ class RunnerPool:
             self._execute(job, runner)
 
     def _execute(self, job: Job, runner: _Runner) -> None:
-        limit = self._jobs.runtime.time_limit_s(job)
+        limit = self._service.runtime.time_limit_s(job)
         deadline = None if limit is None else self._clock.monotonic() + limit
         work = _Work(job, runner, self.board.hold(job.id, runner.id), limit, deadline)
         with self._lock:
@@ -208,19 +208,19 @@ class RunnerPool:
             if token.tripped:
                 return lambda: self._stopped(job, token)
             error = str(failure)  # the name `failure` is gone once the except block ends
-            return lambda: self._jobs.fail(job, error)
+            return lambda: self._service.fail(job, error)
         except Exception:
             log.exception("task %s of job %s crashed", job.task, job.id)
-            return lambda: self._jobs.fail(job, "internal error in the task")
-        return lambda: self._jobs.finish(job, result)
+            return lambda: self._service.fail(job, "internal error in the task")
+        return lambda: self._service.finish(job, result)
 
     def _stopped(self, job: Job, token: CancelToken) -> None:
         if token.reason == SHUTDOWN:
-            self._jobs.release(job, "server shutting down")
+            self._service.release(job, "server shutting down")
         elif token.expired:
-            self._jobs.fail(job, stopped_message(token))  # a cancel that came first still ends it Cancelled
+            self._service.fail(job, stopped_message(token))  # a cancel that came first still ends it Cancelled
         else:
-            self._jobs.cancel_done(job)
+            self._service.cancel_done(job)
 
     # -- the monitor ------------------------------------------------------------------------------------
     def _monitor(self) -> None:
@@ -233,14 +233,14 @@ class RunnerPool:
                 held = self.board.held()
                 if not held:
                     continue
-                for job_id, state in self._jobs.states_of(held).items():
+                for job_id, state in self._service.states_of(held).items():
                     if state is JobState.CANCELING:
                         self.board.canceling(job_id)
                 since_beat += CANCEL_POLL_S
-                if since_beat >= self._jobs.runtime.heartbeat_s:
+                if since_beat >= self._service.runtime.heartbeat_s:
                     since_beat = 0.0
                     for runner_id in set(held.values()):
-                        self._jobs.heartbeat(runner_id, [j for j, r in held.items() if r == runner_id])
+                        self._service.heartbeat(runner_id, [j for j, r in held.items() if r == runner_id])
             except Exception:
                 log.exception("runner monitor failed; retrying")
 
@@ -272,12 +272,12 @@ class RunnerPool:
         what = stopped_message(work.token) if work.token.expired else f"Cancel did not complete within {grace:g} s."
         log.error("job %s: runner %s did not stop its task within %g s; replaced", work.job.id, runner.id, grace)
         self._add_runner()
-        self._jobs.abandon(work.job, f"{what} The task did not stop, and its runner was replaced.")
+        self._service.abandon(work.job, f"{what} The task did not stop, and its runner was replaced.")
 
     def _watchdog(self) -> None:
         while not self._stop.wait(SWEEP_EVERY_S):
             try:
-                for outcome in self._jobs.sweep():
+                for outcome in self._service.sweep():
                     log.warning(
                         "watchdog moved job %s from %s to %s",
                         outcome.job.id,

@@ -3,7 +3,8 @@
 from typing import Final
 
 from jobgate.dialects.casjobs.wire import status_name
-from jobgate.dialects.common.faults import ErrorTable, SoapError
+from jobgate.dialects.common.errors import ErrorTable
+from jobgate.dialects.soap.faults import SoapError
 from jobgate.domain.errors import (
     BadCredentials,
     Busy,

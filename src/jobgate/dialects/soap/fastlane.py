@@ -1,12 +1,14 @@
-"""The fast lane: an ASMX service's hot operations answered without Spyne's envelope machinery.
+"""The fast lane: a SOAP service's hot operations answered without Spyne's envelope machinery.
 
-Spyne costs ~0.5 ms per call (envelope decomposition, deserialisation, serialisation, context and
-event plumbing) — more than the rest of a CancelJob. For the operations a dialect lists in
-`AsmxService.fast_ops`, the gateway, which has already parsed the envelope once and checked every
+Spyne's envelope decomposition, deserialisation, serialisation, context and event plumbing cost more
+than the rest of a CancelJob (docs/PERFORMANCE.md). For the operations a dialect lists in
+`SoapService.fast_ops`, the gateway, which has already parsed the envelope once and checked every
 declared value, calls the very function the Spyne method calls and writes the wrapped response itself.
-It runs only on the event loop with already-verified credentials (see SoapGateway._may_inline); every
-other call, and every call with the lane off (JOBGATE_FAST_LANE=off), goes through Spyne. Tests compare
-the two paths' answers by structure for every binding and outcome.
+Those operations, and only those, may run on the event loop, and only with already-verified
+credentials (SoapGateway._may_inline); every other call goes through Spyne, and with the lane off
+(JOBGATE_FAST_LANE=off) the same operations go through Spyne on the event loop. A result that is a
+structure (Birst's StatusResult) is written with the serializer the HTTP bindings use (value_element).
+Tests compare the two paths' answers by structure for every binding and outcome.
 """
 
 import logging
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from lxml import etree
+from spyne import ComplexModelBase
 from spyne.server.wsgi import WsgiApplication
 
-from jobgate.dialects.common.faults import ErrorTable, SoapError, SoapVersion, soap_fault
-from jobgate.dialects.common.spyne_apps import (
+from jobgate.dialects.common.errors import ErrorTable
+from jobgate.dialects.soap.faults import FaultWording, SoapError, SoapVersion, soap_fault
+from jobgate.dialects.soap.spyne_apps import (
     XML_DECLARATION,
     MappedFault,
     ParamKind,
@@ -73,8 +77,10 @@ def typed(shape: Shape, values: Mapping[str, str]) -> dict[str, Any]:
 class FastLane:
     """Answers one service's fast operations; built once at start-up."""
 
-    def __init__(self, app: WsgiApplication, ops: Mapping[str, FastOp], errors: ErrorTable[SoapError]) -> None:
-        self.tns, self.errors = app.app.tns, errors
+    def __init__(
+        self, app: WsgiApplication, ops: Mapping[str, FastOp], errors: ErrorTable[SoapError], wording: FaultWording
+    ) -> None:
+        self.tns, self.errors, self.wording = app.app.tns, errors, wording
         self.protocol = app.app.out_protocol
         self.ops = dict(ops)
         self.shapes = {op: shape_of(app, op) for op in ops}
@@ -86,7 +92,7 @@ class FastLane:
         try:
             return self.ops[op](call, **typed(self.shapes[op], values)), None
         except Exception as exc:  # the same error table the Spyne path applies in call_wrapper
-            return None, map_error(self.errors, exc, op, call.request_id)
+            return None, map_error(self.errors, self.wording, exc, op, call.request_id)
 
     def soap(self, version: SoapVersion, op: str, call: Any, values: Mapping[str, str]) -> tuple[int, bytes]:
         result, fault = self.call(op, call, values)
@@ -99,7 +105,13 @@ class FastLane:
         envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "tns": self.tns})
         response = etree.SubElement(etree.SubElement(envelope, f"{{{ns}}}Body"), f"{{{self.tns}}}{op}Response")
         shape = self.shapes[op]
-        if shape.result_name is not None:
+        if shape.result_name is None:
+            pass
+        elif issubclass(shape.result_cls, ComplexModelBase):  # a structure (Birst's StatusResult)
+            response.append(
+                value_element(shape.result_cls, result, f"{{{self.tns}}}{shape.result_name}", self.protocol)
+            )
+        else:
             result_element = etree.SubElement(response, f"{{{self.tns}}}{shape.result_name}")
             result_element.text = self.protocol.to_unicode(shape.result_cls, result)
         return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))

@@ -1,6 +1,6 @@
-"""ASMX-shaped WSDL from a Spyne interface: Spyne's own schema (so the contract is exactly what Spyne
-reads and writes) plus ASMX messages, port types, bindings (Soap, Soap12, HttpGet, HttpPost) and the
-service element. `make wsdl` writes the result to wsdl/; the gateway serves those files."""
+"""WSDL from a Spyne interface: Spyne's own schema (so the contract is exactly what Spyne reads and
+writes) plus ASMX-style messages, port types, bindings (Soap, Soap12, and for ASMX services HttpGet and
+HttpPost) and the service element. `make wsdl` writes the result to wsdl/; the gateway serves those files."""
 
 import warnings
 from typing import Any, Final
@@ -8,7 +8,7 @@ from typing import Any, Final
 from lxml import etree
 from spyne.server.wsgi import WsgiApplication
 
-from jobgate.dialects.common.spyne_apps import SpyneApps, method_params, operation_doc, operation_names
+from jobgate.dialects.soap.spyne_apps import SpyneApps, method_params, operation_doc, operation_names
 
 WSDL: Final = "http://schemas.xmlsoap.org/wsdl/"
 SOAP: Final = "http://schemas.xmlsoap.org/wsdl/soap/"

@@ -1,5 +1,6 @@
 """ASMX conventions outside SOAP proper: the operation list, `?op=` help pages with the HTTP POST test
-form, `?WSDL` with the caller's address, `?disco`, and HTTP GET/POST parameter binding."""
+form, `?disco`, and HTTP GET/POST parameter binding; and `?WSDL` with the caller's address, which plain
+SOAP services serve too."""
 
 import copy
 import re
@@ -12,17 +13,14 @@ from urllib.parse import quote, urlencode
 from lxml import etree
 from lxml.html import builder as h
 from spyne.server.wsgi import WsgiApplication
-from starlette.datastructures import Headers
-from starlette.types import Scope
 
-from jobgate.dialects.common.faults import SOAP11_ENV, SOAP12_ENV, XSD, XSI
-from jobgate.dialects.common.spyne_apps import ParamKind, method_params, operation_doc, operation_names, param_kinds
+from jobgate.dialects.soap.faults import SOAP11_ENV, SOAP12_ENV, XSD, XSI
+from jobgate.dialects.soap.spyne_apps import ParamKind, method_params, operation_doc, operation_names, param_kinds
 
 __all__ = ["BadParameter", "Pages", "bind_parameters", "disco", "operation_names", "query_string", "wsdl_for"]
 
 _ADDRESS_NS: Final = ("http://schemas.xmlsoap.org/wsdl/soap/", "http://schemas.xmlsoap.org/wsdl/soap12/",
                       "http://schemas.xmlsoap.org/wsdl/http/")  # fmt: skip
-_HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _INTEGER: Final = re.compile(r"^\s*[+-]?\d{1,19}\s*$")
 _BOOLEANS: Final = {"true": "true", "1": "true", "false": "false", "0": "false"}
 
@@ -31,23 +29,6 @@ class BadParameter(Exception):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-def is_loopback(scope: Scope) -> bool:
-    client = scope.get("client")
-    host = str(client[0]) if client else ""
-    return host == "::1" or host.startswith("127.") or host == "::ffff:127.0.0.1"
-
-
-def request_base_url(scope: Scope, public_url: str | None) -> str:
-    """The scheme, host and port the client used; JOBGATE_PUBLIC_URL wins when set."""
-    if public_url:
-        return public_url
-    host = Headers(scope=scope).get("host", "")
-    if not _HOST.match(host):
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 def wsdl_for(template: bytes, location: str) -> bytes:
@@ -155,7 +136,9 @@ _CONVERTERS: Final[dict[ParamKind, Callable[[str], str]]] = {
 class Pages:
     """The human side of an ASMX endpoint; built from the Spyne interface, rendered with lxml."""
 
-    def __init__(self, name: str, path: str, app: WsgiApplication, description: str, http_bindings: bool) -> None:
+    def __init__(
+        self, name: str, path: str, app: WsgiApplication, description: str, http_bindings: bool, forms: bool = True
+    ) -> None:
         self.name, self.path, self.app, self.description, self.http = (
             name,
             path,
@@ -163,6 +146,7 @@ class Pages:
             description,
             http_bindings,
         )
+        self.forms = forms  # the Invoke form: over the HTTP POST binding, or ASMX's HttpPostLocalhost
         self.tns = app.app.tns
         self._index = self._render_index()
 
@@ -201,7 +185,7 @@ class Pages:
         return _page(self.name, body)
 
     def _test_section(self, op: str, params: dict[str, Any], show_form: bool) -> list[Any]:
-        if not (show_form and self.http):
+        if not (show_form and self.forms):
             return [h.P("The test form is only available for requests from the local machine.")]
         rows = [h.TR(h.TD(f"{name}:"), h.TD(h.INPUT(type="text", name=name, id=f"param-{name}"))) for name in params]
         form = h.FORM(

@@ -2,8 +2,10 @@
 
 Per request it reads the body under a cap, picks the SOAP version from the Content-Type, parses once
 with the hardened gate, checks the envelope version and SOAPAction, and hands the parsed tree to the
-dialect's Spyne application. ASMX extras (HTTP GET/POST bindings, ?WSDL, operation list, ?op= pages)
-are served here too. A dialect plugs in by describing itself as an `AsmxService`.
+dialect's Spyne application (or, for its fast operations, to the fast lane). `?wsdl` serves the
+published WSDL with the caller's address. A service that follows ASMX's conventions (`Asmx`) also gets
+its HTTP GET/POST bindings, the operation list, the `?op=` pages and `?disco`, and ASMX's fault wording;
+a plain SOAP service gets none of them. A dialect plugs in by describing itself as a `SoapService`.
 """
 
 import logging
@@ -18,61 +20,74 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from jobgate.dialects.common import DialectOptions, asmx
+from jobgate.dialects.common import DialectOptions, Services
 from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
-from jobgate.dialects.common.fastlane import FastLane, FastOp
-from jobgate.dialects.common.faults import SoapVersion, reshape_fault, soap_fault, version_mismatch_fault
-from jobgate.dialects.common.spyne_apps import CALL_KEY, READ_PREFIX, TREE_KEY, SpyneApps, asmx_exception_text
+from jobgate.dialects.common.calls import CallInfo
+from jobgate.dialects.common.http import is_loopback, request_base_url
 from jobgate.dialects.common.xml import XmlRefused, parse
+from jobgate.dialects.soap import asmx
+from jobgate.dialects.soap.fastlane import FastLane, FastOp
+from jobgate.dialects.soap.faults import (
+    ASMX_WORDING,
+    PLAIN_WORDING,
+    FaultWording,
+    SoapVersion,
+    reshape_fault,
+    soap_fault,
+    version_mismatch_fault,
+)
+from jobgate.dialects.soap.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.domain.model import Channel, Credentials
-from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Asmx:
+    """The conventions of an ASP.NET `.asmx` endpoint, for the services whose clients expect them: the
+    operation list on a bare GET, `?op=` pages (with an HTTP POST test form when `http_bindings`),
+    `?disco`, ASMX's fault wording, and 400 with no body for XML that is not well-formed."""
+
+    http_bindings: bool = True  # HttpGet/HttpPost at <path>/<Op> (CasJobs: on; Birst: off)
+    # ASMX's HttpPostLocalhost: without the HTTP bindings, the ?op= page's Invoke form still posts to
+    # <path>/<Op> for the callers who may see it (JOBGATE_TEST_FORMS); nobody else, and no WSDL binding
+    local_post: bool = True
+
+    @property
+    def forms(self) -> bool:
+        return self.http_bindings or self.local_post
+
+
 @dataclass(frozen=True)
-class AsmxService:
-    """One .asmx endpoint described as data."""
+class SoapService:
+    """One SOAP endpoint described as data."""
 
     name: str
     path: str
     tns: str
     apps: SpyneApps
-    protocol: Channel
+    channel: Channel
     wsdl: bytes | None = None
-    http_bindings: bool = True  # ASMX HttpGet/HttpPost (CasJobs: on; Birst: off)
-    check_soap_action: bool = True
+    asmx: Asmx | None = Asmx()  # None: a plain SOAP service
+    check_soap_action: bool = True  # a SOAPAction naming another operation than the body is refused
     description: str = ""
-    # the hot path: these operations run on the event loop (no thread hop) when the credentials that
-    # `credentials` pulls out of the call are already verified, so no password hash can block the loop
-    inline_ops: frozenset[str] = frozenset()
-    credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
-    # of the inline operations, those the fast lane answers without Spyne: op → the function its
-    # Spyne method calls (see fastlane.py)
+    # the hot path: the fast lane answers these operations without Spyne (op → the function its Spyne
+    # method calls; see fastlane.py), and they, and only they, run on the event loop (no thread hop) when
+    # the credentials `credentials` pulls out of the call are already verified, so no hash blocks the loop
     fast_ops: Mapping[str, FastOp] = field(default_factory=dict)
-
-    def soap_action(self, op: str) -> str:
-        """ASMX: the namespace and the operation, joined by one slash."""
-        return f"{self.tns}{op}" if self.tns.endswith("/") else f"{self.tns}/{op}"
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """What a service method gets besides its arguments (as `ctx.udc`)."""
-
-    jobs: JobService
-    client: str
-    request_id: str
-    binding: str
-    protocol: Channel
-    scope: Scope = field(default_factory=dict, repr=False)
-    public_url: str | None = None
+    credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
 
     @property
-    def base_url(self) -> str:
-        """scheme://host[:port] the client used (or JOBGATE_PUBLIC_URL), for absolute URLs; worked out only
-        when an answer carries one."""
-        return asmx.request_base_url(self.scope, self.public_url)
+    def wording(self) -> FaultWording:
+        return ASMX_WORDING if self.asmx is not None else PLAIN_WORDING
+
+    @property
+    def http_bindings(self) -> bool:
+        return self.asmx is not None and self.asmx.http_bindings
+
+    def soap_action(self, op: str) -> str:
+        """The namespace and the operation, joined by one slash (ASMX's rule, which the WSDL advertises)."""
+        return f"{self.tns}{op}" if self.tns.endswith("/") else f"{self.tns}/{op}"
 
 
 @dataclass
@@ -82,7 +97,7 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class AsmxRoute(BaseRoute):
+class SoapRoute(BaseRoute):
     """Matches `<path>` and `<path>/<Op>` case-insensitively, as IIS does."""
 
     def __init__(self, path: str, app: "SoapGateway") -> None:
@@ -103,16 +118,21 @@ class AsmxRoute(BaseRoute):
 
 
 class SoapGateway:
-    def __init__(self, service: AsmxService, jobs: JobService, options: DialectOptions) -> None:
-        self.service, self.jobs, self.options = service, jobs, options
-        self.pages = asmx.Pages(
-            service.name, service.path, service.apps.http, service.description, service.http_bindings
-        )
+    def __init__(self, service: SoapService, services: Services, options: DialectOptions) -> None:
+        self.service, self.services, self.options = service, services, options
+        self.wording = service.wording
+        self.pages = None
+        if service.asmx is not None:
+            self.pages = asmx.Pages(
+                service.name, service.path, service.apps.http, service.description, service.http_bindings,
+                forms=service.asmx.forms,
+            )  # fmt: skip
         self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
         self._actions = {op: service.soap_action(op) for op in self._ops.values()}
         self.fast = None
         if options.fast_lane and service.fast_ops:
-            self.fast = FastLane(service.apps.soap11, service.fast_ops, service.apps.soap11.app.errors)
+            errors = service.apps.soap11.app.errors
+            self.fast = FastLane(service.apps.soap11, service.fast_ops, errors, self.wording)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = await self._dispatch(scope, receive)
@@ -144,9 +164,12 @@ class SoapGateway:
             return await self._http_call(scope, op_segment, None)
         query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         keys = {k.lower(): v for k, v in query.items()}
-        base_url = asmx.request_base_url(scope, self.options.public_url)
+        base_url = request_base_url(scope, self.options.public_url)
         if "wsdl" in keys and self.service.wsdl is not None:
             return _Reply(200, asmx.wsdl_for(self.service.wsdl, base_url + self.service.path), _XML)
+        if self.pages is None:  # a plain SOAP service: the WSDL is all a GET can ask for
+            text = b"This is a SOAP endpoint: send requests with POST; its description is at ?wsdl."
+            return _Reply(405, text, {**_TEXT, "allow": "POST"})
         if "disco" in keys:
             return _Reply(200, asmx.disco(base_url + self.service.path, self.service.name), _XML)
         op = self._ops.get(keys.get("op", [""])[0].lower())
@@ -159,17 +182,24 @@ class SoapGateway:
             )
         return _Reply(200, self.pages.index(), _HTML)
 
+    def _local_post(self, scope: Scope) -> bool:
+        """HttpPostLocalhost: the Invoke form's POST, from a caller the test form is shown to."""
+        asmx_conventions = self.service.asmx
+        return asmx_conventions is not None and asmx_conventions.local_post and self._forms_allowed(scope)
+
     def _forms_allowed(self, scope: Scope) -> bool:
         if self.options.test_forms == "on":
             return True
         if self.options.test_forms == "off":
             return False
-        return asmx.is_loopback(scope)  # X-Forwarded-For is ignored on purpose
+        return is_loopback(scope)  # X-Forwarded-For is ignored on purpose
 
     # -- HTTP GET/POST bindings -------------------------------------------------------------------------
     async def _http_call(self, scope: Scope, op_segment: str, body: bytes | None) -> _Reply:
         op = self._ops.get(op_segment.lower())
-        if not self.service.http_bindings or op is None:
+        if self.service.asmx is None:
+            return _Reply(404, b"Not Found", _TEXT)
+        if op is None or not (self.service.http_bindings or (body is not None and self._local_post(scope))):
             return _asmx_error(f"Request format is unrecognized for URL unexpectedly ending in '/{op_segment}'.")
         if body is None:
             pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -204,13 +234,13 @@ class SoapGateway:
             version, action = SoapVersion.SOAP11, headers.get("soapaction")
         else:
             text = f"Request format is invalid: {media or 'missing Content-Type'}."
-            return _fault(SoapVersion.SOAP11, "Client", READ_PREFIX + text, status=415)
+            return _fault(SoapVersion.SOAP11, "Client", self.wording.read + text, status=415)
         try:
             root = parse(body)
         except XmlRefused as refused:
-            if refused.malformed:
+            if refused.malformed and self.service.asmx is not None:
                 return _Reply(400, b"")  # ASMX answers XML that is not well-formed with 400 and no body
-            return _fault(version, "Client", READ_PREFIX + str(refused))
+            return _fault(version, "Client", self.wording.read + str(refused))
         checked = self._check_envelope(root, version, action)
         if isinstance(checked, _Reply):
             return checked
@@ -219,7 +249,7 @@ class SoapGateway:
         try:
             asmx.check_soap_values(app, op, checked)
         except asmx.BadParameter as bad:
-            return _fault(version, "Client", READ_PREFIX + str(bad))
+            return _fault(version, "Client", self.wording.read + str(bad))
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
         inline = self._may_inline(op, values, call)
@@ -239,35 +269,30 @@ class SoapGateway:
         if qname.namespace != version.envelope_ns:
             return _Reply(500, version_mismatch_fault(), {"content-type": SoapVersion.SOAP11.content_type})
         if qname.localname != "Envelope":
-            return _fault(version, "Client", READ_PREFIX + "The root element is not a SOAP Envelope.")
+            return _fault(version, "Client", self.wording.read + "The root element is not a SOAP Envelope.")
         body = root.find(f"{{{version.envelope_ns}}}Body")
         request = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
         if request is None:
-            return _fault(version, "Client", READ_PREFIX + "The SOAP Body holds no request element.")
+            return _fault(version, "Client", self.wording.read + "The SOAP Body holds no request element.")
         op = etree.QName(request)
         expected = self._actions.get(op.localname) if op.namespace == self.service.tns else None
         if expected is None:
-            return _fault(version, "Client", f"Server did not recognize the value of request element: {op.text}.")
+            return _fault(version, "Client", self.wording.unknown_operation.format(element=op.text))
         if self.service.check_soap_action and action is not None:
             action = action.strip().strip('"')
             if action != expected:
-                text = f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
-                return _fault(version, "Client", text)
+                return _fault(version, "Client", self.wording.unknown_action.format(action=action))
         return request
 
     def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo) -> bool:
-        if not self.options.inline_hot_path or op not in self.service.inline_ops or self.service.credentials is None:
+        if not self.options.inline_hot_path or op not in self.service.fast_ops or self.service.credentials is None:
             return False
         creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
-        return creds is not None and self.jobs.auth.is_verified(creds)
+        return creds is not None and self.services.identity.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
     def _call_info(self, scope: Scope, binding: str) -> CallInfo:
-        client = scope.get("client") or ("", 0)
-        request_id = scope.get("state", {}).get("request_id", "-")
-        return CallInfo(
-            self.jobs, str(client[0]), request_id, binding, self.service.protocol, scope, self.options.public_url
-        )
+        return CallInfo.of(scope, self.services, binding, self.service.channel, self.options.public_url)
 
     def _environ(
         self, scope: Scope, call: CallInfo, method: str, path: str, query: str, content_type: str = ""
@@ -356,4 +381,4 @@ def _asmx_error(message: str, kind: str = "InvalidOperationException") -> _Reply
     return _Reply(500, asmx_exception_text(message, kind).encode(), {"content-type": "text/plain; charset=utf-8"})
 
 
-__all__ = ["AsmxRoute", "AsmxService", "CallInfo", "SoapGateway"]
+__all__ = ["Asmx", "SoapGateway", "SoapRoute", "SoapService"]

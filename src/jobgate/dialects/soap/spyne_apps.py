@@ -1,6 +1,6 @@
 """Spyne, wired once per SOAP service: SOAP 1.1, SOAP 1.2 and HttpRpc applications over the same
 service classes, with the error table applied in one place (`call_wrapper`), the gateway's parsed
-tree handed to Spyne (no second parse), and ASMX-shaped HTTP GET/POST output."""
+tree handed to Spyne (no second parse), and, for ASMX services, ASMX-shaped HTTP GET/POST output."""
 
 import logging
 from collections.abc import Sequence
@@ -18,7 +18,8 @@ from spyne.protocol.http import HttpRpc
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
-from jobgate.dialects.common.faults import XSD, XSI, ErrorTable, SoapError
+from jobgate.dialects.common.errors import ErrorTable
+from jobgate.dialects.soap.faults import ASMX_WORDING, XSD, XSI, FaultWording, SoapError
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,11 @@ class PreParsedSoap12(_PreParsed, Soap12):  # type: ignore[misc]
     pass
 
 
-SERVER_PREFIX: Final = "Server was unable to process request. ---> "
-
-
 class _MappedApplication(Application):  # type: ignore[misc]
     """Applies the dialect's error table once, around every service method."""
 
     errors: ErrorTable[SoapError]
+    wording: FaultWording
 
     def call_wrapper(self, ctx: Any) -> Any:
         try:
@@ -67,19 +66,21 @@ class _MappedApplication(Application):  # type: ignore[misc]
 
     def fault_for(self, exc: Exception, ctx: Any) -> MappedFault:
         operation = ctx.descriptor.name if ctx.descriptor is not None else None
-        return map_error(self.errors, exc, operation, getattr(ctx.udc, "request_id", "-"))
+        return map_error(self.errors, self.wording, exc, operation, getattr(ctx.udc, "request_id", "-"))
 
 
-def map_error(errors: ErrorTable[SoapError], exc: Exception, operation: str | None, request_id: str) -> MappedFault:
+def map_error(
+    errors: ErrorTable[SoapError], wording: FaultWording, exc: Exception, operation: str | None, request_id: str
+) -> MappedFault:
     """The one place an operation's error becomes a fault: the table's row, or a generic server fault
     that quotes the request id (the detail goes to the log under that id, never to the client)."""
     wire = errors.lookup(exc, operation)
     if wire is None:
         log.error("unhandled error in %s (request id %s)", operation, request_id, exc_info=exc)
         message = f"An internal error occurred; quote request id {request_id}."
-        return MappedFault("Server", SERVER_PREFIX + message, message, "InternalError")
+        return MappedFault("Server", wording.server + message, message, "InternalError")
     message = wire.text(exc)
-    prefix = SERVER_PREFIX if wire.code.startswith("Server") else ""
+    prefix = wording.server if wire.code.startswith("Server") else ""
     return MappedFault(wire.code, prefix + message, message, type(exc).__name__)
 
 
@@ -94,16 +95,27 @@ class SpyneApps:
     http: WsgiApplication
 
 
-def build_apps(services: Sequence[type[ServiceBase]], tns: str, name: str, errors: ErrorTable[SoapError]) -> SpyneApps:
-    """Three Applications over the same services, one per binding; built once at start-up."""
-    # Spyne's MethodContext.close() runs a full gc.collect() once a second inside a request, to release
-    # SOAP-with-attachments file handles; jobgate takes no attachments, and each forced collection
-    # stalled a request by tens of milliseconds (the p99 of every SOAP call).
+def without_forced_collections() -> None:
+    """Spyne's MethodContext.close() runs a full gc.collect() once a second inside a request, to release
+    SOAP-with-attachments file handles; jobgate takes no attachments, and each forced collection stalled a
+    request by tens of milliseconds (the p99 of every SOAP call). A process-wide Spyne setting: the
+    composition root calls this once, before it serves."""
     spyne_const.MIN_GC_INTERVAL = float("inf")
+
+
+def build_apps(
+    services: Sequence[type[ServiceBase]],
+    tns: str,
+    name: str,
+    errors: ErrorTable[SoapError],
+    wording: FaultWording = ASMX_WORDING,
+) -> SpyneApps:
+    """Three Applications over the same services, one per binding; built once at start-up. The HttpRpc one
+    serves ASMX's HTTP GET/POST bindings, for the services that have them."""
 
     def make(in_protocol: Any, out_protocol: Any) -> WsgiApplication:
         app = _MappedApplication(list(services), tns=tns, name=name, in_protocol=in_protocol, out_protocol=out_protocol)
-        app.errors = errors
+        app.errors, app.wording = errors, wording
         app.event_manager.add_listener("method_call", _inject_call)
         return WsgiApplication(app)
 
@@ -111,23 +123,24 @@ def build_apps(services: Sequence[type[ServiceBase]], tns: str, name: str, error
     http.app.event_manager.add_listener("method_return_object", _asmx_http_result)
     http.app.event_manager.add_listener("method_exception_object", _asmx_http_error)
     # the gateway checks every declared value before Spyne sees it (asmx.check_soap_values), so no None or
-    # overflow reaches the service layer; Spyne's own cast errors still get ASMX's wording
+    # overflow reaches the service layer; Spyne's own cast errors still get the service's wording
     soap11, soap12 = make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12())
-    for app in (soap11, soap12):
-        app.app.event_manager.add_listener("method_exception_object", _asmx_read_error)
+    if wording.read:
+        for app in (soap11, soap12):
+            app.app.event_manager.add_listener("method_exception_object", _reading_error(wording.read))
     return SpyneApps(soap11, soap12, http)
 
 
-READ_PREFIX: Final = "Server was unable to read request. ---> "
+def _reading_error(prefix: str) -> Any:
+    def reword(ctx: Any) -> None:
+        """Spyne's request-reading faults, in the service's words (the code stays Client, Sender in 1.2)."""
+        error = ctx.out_error
+        code = getattr(error, "faultcode", "")
+        if not code.startswith("Client") or isinstance(error, MappedFault) or error.faultstring.startswith(prefix):
+            return
+        error.faultstring = prefix + error.faultstring
 
-
-def _asmx_read_error(ctx: Any) -> None:
-    """Spyne's request-reading faults, in ASMX's words (the code stays Client, Sender in SOAP 1.2)."""
-    error = ctx.out_error
-    code = getattr(error, "faultcode", "")
-    if not code.startswith("Client") or isinstance(error, MappedFault) or error.faultstring.startswith(READ_PREFIX):
-        return
-    error.faultstring = READ_PREFIX + error.faultstring
+    return reword
 
 
 # -- ASMX HTTP GET/POST output --------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Error tables (error class → wire error, looked up along the MRO) and the SOAP fault writer
-the gateway uses for refusals it answers itself, before any operation runs."""
+"""SOAP faults: the wire form of a dialect's errors (its ErrorTable rows), the wording conventions of a
+service (ASMX or plain SOAP), and the fault writer for refusals the gateway answers before any operation runs."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 from lxml import etree
 
@@ -28,29 +28,6 @@ class SoapVersion(Enum):
         return self.value[1]
 
 
-W = TypeVar("W")
-
-
-class ErrorTable(Generic[W]):
-    """Maps an exception to its wire form by walking `type(exc).__mro__`, as Starlette's handlers do."""
-
-    def __init__(
-        self,
-        rows: Mapping[type[BaseException], W],
-        overrides: Mapping[tuple[str, type[BaseException]], W] | None = None,
-    ) -> None:
-        self._rows, self._overrides = dict(rows), dict(overrides or {})
-
-    def lookup(self, exc: BaseException, operation: str | None = None) -> W | None:
-        """The wire error for `exc`; a per-operation override row wins over the general one."""
-        for cls in type(exc).__mro__:
-            if operation is not None and (operation, cls) in self._overrides:
-                return self._overrides[(operation, cls)]
-            if cls in self._rows:
-                return self._rows[cls]
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class SoapError:
     """A SOAP fault: code `Client…` or `Server…` (Spyne maps them to Sender/Receiver for SOAP 1.2)."""
@@ -59,12 +36,37 @@ class SoapError:
     text: Callable[[BaseException], str]
 
 
+@dataclass(frozen=True, slots=True)
+class FaultWording:
+    """How a service words its faults. ASMX puts a fixed phrase before every message (the .NET exception
+    chain); a plain SOAP service says only the message."""
+
+    server: str  # before the message of an error an operation raised
+    read: str  # before the message of a request that could not be read
+    unknown_operation: str  # {element}: a request element the service has no operation for
+    unknown_action: str  # {action}: a SOAPAction naming another operation than the body
+
+
+ASMX_WORDING: Final = FaultWording(
+    server="Server was unable to process request. ---> ",
+    read="Server was unable to read request. ---> ",
+    unknown_operation="Server did not recognize the value of request element: {element}.",
+    unknown_action="Server did not recognize the value of HTTP Header SOAPAction: {action}.",
+)
+PLAIN_WORDING: Final = FaultWording(
+    server="",
+    read="",
+    unknown_operation="Unknown operation: {element}.",
+    unknown_action="The SOAPAction {action} names another operation than the request element.",
+)
+
+
 _CODES_12: Final = {"Client": "Sender", "Server": "Receiver", "VersionMismatch": "VersionMismatch"}
 
 
 def soap_fault(version: SoapVersion, code: str, text: str) -> bytes:
-    """An ASMX-shaped fault envelope; `code` is Client, Server or VersionMismatch, with an optional dotted
-    subcode (`Client.ValidationError`: a SOAP 1.2 Subcode)."""
+    """A fault envelope in jobgate's one shape (`soap:` prefix, empty detail); `code` is Client, Server or
+    VersionMismatch, with an optional dotted subcode (`Client.ValidationError`: a SOAP 1.2 Subcode)."""
     code, _, subcode = code.partition(".")
     ns = version.envelope_ns
     envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "xsi": XSI, "xsd": XSD})
@@ -90,8 +92,8 @@ _FAULT_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True, 
 
 
 def reshape_fault(version: SoapVersion, body: bytes) -> bytes:
-    """Spyne's fault (`soap11env:` prefixes, an empty faultactor) rewritten in the one ASMX shape every
-    jobgate fault has; anything that is not a fault is returned as it is. Only Spyne's own output is read."""
+    """Spyne's fault (`soap11env:` prefixes, an empty faultactor) rewritten in the one shape every jobgate
+    fault has; anything that is not a fault is returned as it is. Only Spyne's own output is read."""
     ns = version.envelope_ns
     root = etree.fromstring(body, _FAULT_PARSER)
     fault = root.find(f"{{{ns}}}Body/{{{ns}}}Fault")
