@@ -39,7 +39,7 @@ from jobgate.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
+from jobgate.domain.states import ACTIVE, RECORDED, Action, JobState, moving_sources, next_state
 from jobgate.services.auth import Authenticator
 
 JobRef = int | str  # an integer id, or a 32-hex key
@@ -239,6 +239,10 @@ class JobService:
         """Hide a finished, cancelled or failed job; its history stays in the store."""
         return self._act(actor, ref, Action.DELETE, reason, Change(deleted=True))
 
+    def reject(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
+        """Record that the owner rejects a Finished job's result; its state stays Finished."""
+        return self._act(actor, ref, Action.REJECT, reason)
+
     def execute(self, actor: Actor, spec: JobSpec, timeout_s: float | None = None) -> tuple[Job, TaskResult]:
         """Run a synchronous (quick) job inside this call and record it like any other job."""
         if self._executor is None or not self._executor.knows(spec.task):
@@ -381,7 +385,7 @@ class JobService:
             target = next_state(job.state, action)
             if target is None:
                 raise TransitionRefused(job.id, job.state, action)
-            if target is job.state and not change.deleted:
+            if target is job.state and action not in RECORDED:
                 return Outcome(job, prior, job.state, changed=False)
             moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
             if moved is not None:

@@ -32,6 +32,7 @@ from jobgate.dialects.soap.faults import (
     PLAIN_WORDING,
     FaultWording,
     SoapVersion,
+    must_understand_fault,
     reshape_fault,
     soap_fault,
     version_mismatch_fault,
@@ -64,6 +65,9 @@ class SoapService:
     wsdl: bytes | None = None
     asmx: Asmx | None = Asmx()  # None: a plain SOAP service
     check_soap_action: bool = True  # a SOAPAction naming another operation than the body is refused
+    # header blocks (Clark names) the service processes; any other one addressed to it with mustUnderstand
+    # set gets a MustUnderstand fault (SOAP 1.1 §4.2.3, 1.2 Part 1 §5.2.3)
+    understood_headers: frozenset[str] = frozenset()
     description: str = ""
     # the hot path: the fast lane answers these operations without Spyne (op → the function its Spyne
     # method calls; see fastlane.py), and they, and only they, run on the event loop (no thread hop) when
@@ -247,7 +251,7 @@ class SoapGateway:
         environ = self._environ(scope, call, "POST", "/", "", content_type)
         environ[TREE_KEY] = root
         reply = await self._call_spyne(app, environ, inline)
-        if reply.status == 500:
+        if reply.status >= 400:
             reply.body = reshape_fault(version, reply.body)
         return reply
 
@@ -262,6 +266,10 @@ class SoapGateway:
         request = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
         if request is None:
             return _fault(version, "Client", self.wording.read + "The SOAP Body holds no request element.")
+        header = root.find(f"{{{version.envelope_ns}}}Header")
+        refused = None if header is None else not_understood(header, version, self.service.understood_headers)
+        if refused is not None:
+            return _Reply(500, must_understand_fault(version, refused), _SOAP_HEADERS[version])
         op = etree.QName(request)
         expected = self._actions.get(op.localname) if op.namespace == self.service.tns else None
         if expected is None:
@@ -349,6 +357,28 @@ _XML: Final = {"content-type": "text/xml; charset=utf-8"}
 _TEXT: Final = {"content-type": "text/plain; charset=utf-8"}
 _SOAP_HEADERS: Final = {version: {"content-type": version.content_type} for version in SoapVersion}
 _HTML: Final = {"content-type": "text/html; charset=utf-8"}
+
+
+_TARGETS: Final = {  # the roles (SOAP 1.1 actors) this node plays: none named, next, the ultimate receiver
+    SoapVersion.SOAP11: frozenset({None, "http://schemas.xmlsoap.org/soap/actor/next"}),
+    SoapVersion.SOAP12: frozenset({
+        None, "http://www.w3.org/2003/05/soap-envelope/role/next",
+        "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
+    }),
+}  # fmt: skip
+_ROLE: Final = {SoapVersion.SOAP11: "actor", SoapVersion.SOAP12: "role"}
+
+
+def not_understood(header: Any, version: SoapVersion, understood: frozenset[str]) -> etree.QName | None:
+    """The first header block addressed to this node with mustUnderstand set that is not `understood`."""
+    ns = version.envelope_ns
+    for block in header:
+        if not isinstance(block.tag, str) or block.tag in understood:
+            continue
+        must = (block.get(f"{{{ns}}}mustUnderstand") or "").strip()
+        if must in ("1", "true") and block.get(f"{{{ns}}}{_ROLE[version]}") in _TARGETS[version]:
+            return etree.QName(block)
+    return None
 
 
 def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
