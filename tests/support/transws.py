@@ -208,9 +208,12 @@ def fault_of(response: httpx.Response) -> Fault:
     raise AssertionError(f"no SOAP fault in HTTP {response.status_code} {response.text[:300]!r}")
 
 
-def assert_fault(response: httpx.Response, version: Version, code: str, text: str | None = None) -> Fault:
-    """A fault of this SOAP version with this code (Client/Server, named Sender/Receiver in 1.2), HTTP 500."""
-    assert response.status_code == 500, f"HTTP {response.status_code}: {response.text[:500]!r}"
+def assert_fault(
+    response: httpx.Response, version: Version, code: str, text: str | None = None, status: int = 500
+) -> Fault:
+    """A fault of this SOAP version with this code (Client/Server, named Sender/Receiver in 1.2), HTTP 500
+    (or the `status` said)."""
+    assert response.status_code == status, f"HTTP {response.status_code}: {response.text[:500]!r}"
     fault = fault_of(response)
     wanted = {"Client": version.client_code, "Server": version.server_code}.get(code, code)
     assert fault.version == version.envelope_ns, f"a {fault.version} fault answered a {version} request"

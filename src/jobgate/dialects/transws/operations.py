@@ -11,9 +11,9 @@ from lxml import etree
 from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.common.http import basic_credentials
 from jobgate.dialects.transws import wire
-from jobgate.domain.errors import JobNotFound, NotOwner, TransitionRefused
+from jobgate.domain.errors import InvalidRequest, JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Credentials, Job, Outcome
-from jobgate.domain.states import is_terminal
+from jobgate.domain.states import has_result, is_terminal
 
 
 class NoCredentials(Exception):
@@ -52,6 +52,14 @@ def login(call: CallInfo, envelope: Any) -> Actor:
     return call.jobs.authenticate(credentials(call, envelope), call.channel)
 
 
+def ticket_in(request: Any) -> Any:
+    """The request's ticket, with its three attributes (the schema requires them; Spyne does not check)."""
+    ticket = getattr(request, "ticket", None)
+    if ticket is None or None in (ticket.jobId, ticket.projectId, ticket.userId):
+        raise InvalidRequest("The request needs a ticket with jobId, projectId and userId.")
+    return ticket
+
+
 def ticketed(call: CallInfo, actor: Actor, ticket: Any) -> Job | None:
     """The job the ticket names, if the caller may act on it: its key, project and owner all as the ticket
     says, and the ticket's user the caller (or the caller an administrator). Anything else is None, so an
@@ -59,7 +67,7 @@ def ticketed(call: CallInfo, actor: Actor, ticket: Any) -> Job | None:
     if ticket.userId != actor.name and not actor.is_admin:
         return None
     try:
-        job = call.jobs.find(actor, ticket.jobId or "")
+        job = call.jobs.find(actor, ticket.jobId)
     except NotOwner:
         return None
     return job if job is not None and wire.names_job(ticket, job) else None
@@ -73,6 +81,14 @@ def job_of(call: CallInfo, actor: Actor, ticket: Any) -> Job:
     return job
 
 
+def finished_job(call: CallInfo, actor: Actor, ticket: Any) -> Job:
+    """job_of() a job that has Finished (retrieveJob, rejectJob)."""
+    job = job_of(call, actor, ticket)
+    if not has_result(job.state):
+        raise NotCompleted()
+    return job
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     succeeded: bool
@@ -82,9 +98,15 @@ class Answer:
 Act = Callable[[Actor, str], Outcome]
 
 
-def control(call: CallInfo, envelope: Any, ticket: Any, action: str) -> Answer:
-    """cancelJob, suspendJob, resumeJob: the outcome as `succeeded` and `info` (transws.md, "Outcome table")."""
+def control(call: CallInfo, envelope: Any, request: Any, action: str) -> tuple[Any, Answer]:
+    """cancelJob, suspendJob, resumeJob: the request's ticket, and the outcome as `succeeded` and `info`
+    (transws.md, "Outcome table")."""
     actor = login(call, envelope)
+    ticket = ticket_in(request)
+    return ticket, _control(call, actor, ticket, action)
+
+
+def _control(call: CallInfo, actor: Actor, ticket: Any, action: str) -> Answer:
     job = ticketed(call, actor, ticket)
     if job is None:
         return Answer(False, wire.NOT_FOUND)

@@ -9,7 +9,7 @@ from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.soap.spyne_apps import TREE_KEY
 from jobgate.dialects.transws import operations, wire
 from jobgate.domain.model import JobFilter, JobSpec
-from jobgate.domain.states import JobState, has_result, is_terminal
+from jobgate.domain.states import JobState, is_terminal
 
 _ACTIVE = frozenset(state for state in JobState if not is_terminal(state))
 
@@ -37,11 +37,13 @@ class TransWsService(ServiceBase):  # type: ignore[misc]
         (seconds=5), the ticket's projectId its project; the answer's ticket carries the new job's id."""
         call: CallInfo = ctx.udc
         actor = operations.login(call, _envelope(ctx))
-        if request.ticket.userId != actor.name:
+        ticket = operations.ticket_in(request)
+        if ticket.userId != actor.name:
             raise operations.NotTheCaller()
         task, params = wire.task_params(request.service, request.info)
-        spec = JobSpec(task, {**params, wire.METADATA: wire.metadata(request)}, project=request.ticket.projectId)
-        job = call.jobs.submit(actor, spec)
+        job = call.jobs.submit(
+            actor, JobSpec(task, {**params, wire.METADATA: wire.metadata(request)}, ticket.projectId)
+        )
         return wire.SubmitJobResponse(ticket=wire.ticket_of(job), acknowledgement=wire.SUBMITTED)
 
     @_op(wire.RetrieveJobInformationRequest, wire.RetrieveJobInformationResponse, "retrieveJobInformation")
@@ -49,9 +51,9 @@ class TransWsService(ServiceBase):  # type: ignore[misc]
         """The job's fields as submitted and its history: one event per change, stage/status/timeStamp."""
         call: CallInfo = ctx.udc
         actor = operations.login(call, _envelope(ctx))
-        job, events = call.jobs.history(actor, operations.job_of(call, actor, request.ticket).key)
-        fields = wire.job_fields(job)
-        return wire.RetrieveJobInformationResponse(ticket=request.ticket, history=wire.history(events), **fields)
+        ticket = operations.ticket_in(request)
+        job, events = call.jobs.history(actor, operations.job_of(call, actor, ticket).key)
+        return wire.RetrieveJobInformationResponse(ticket=ticket, history=wire.history(events), **wire.job_fields(job))
 
     @_op(wire.RetrieveActiveJobsListRequest, wire.RetrieveActiveJobsListResponse, "retrieveActiveJobsList")
     def retrieveActiveJobsList(ctx: Any) -> Any:
@@ -71,43 +73,41 @@ class TransWsService(ServiceBase):  # type: ignore[misc]
     def cancelJob(ctx: Any, request: Any) -> Any:
         """Asks that a job that has not completed be cancelled. A request only: a running job stops soon
         after. Fails (succeeded 0) for a completed job."""
-        answer = operations.control(ctx.udc, _envelope(ctx), request.ticket, "cancel")
-        return wire.CancelJobResponse(ticket=request.ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
+        ticket, answer = operations.control(ctx.udc, _envelope(ctx), request, "cancel")
+        return wire.CancelJobResponse(ticket=ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
 
     @_op(wire.SuspendJobRequest, wire.SuspendJobResponse, "suspendJob")
     def suspendJob(ctx: Any, request: Any) -> Any:
         """Holds a job that has not started yet; a running or completed job cannot be suspended."""
-        answer = operations.control(ctx.udc, _envelope(ctx), request.ticket, "suspend")
-        return wire.SuspendJobResponse(ticket=request.ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
+        ticket, answer = operations.control(ctx.udc, _envelope(ctx), request, "suspend")
+        return wire.SuspendJobResponse(ticket=ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
 
     @_op(wire.ResumeJobRequest, wire.ResumeJobResponse, "resumeJob")
     def resumeJob(ctx: Any, request: Any) -> Any:
         """Releases a suspended job to run."""
-        answer = operations.control(ctx.udc, _envelope(ctx), request.ticket, "resume")
-        return wire.ResumeJobResponse(ticket=request.ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
+        ticket, answer = operations.control(ctx.udc, _envelope(ctx), request, "resume")
+        return wire.ResumeJobResponse(ticket=ticket, succeeded=wire.digit(answer.succeeded), info=answer.info)
 
     @_op(wire.RejectJobRequest, wire.RejectJobResponse, "rejectJob")
     def rejectJob(ctx: Any, request: Any) -> Any:
         """Rejects the result of a finished job, with a reason; the rejection shows in its history."""
         call: CallInfo = ctx.udc
         actor = operations.login(call, _envelope(ctx))
-        job = operations.job_of(call, actor, request.ticket)
-        if not has_result(job.state):
-            raise operations.NotCompleted()
+        ticket = operations.ticket_in(request)
+        job = operations.finished_job(call, actor, ticket)
         reason = (request.reason or "").strip() or "no reason given"
         call.jobs.reject(actor, job.key, reason)
-        return wire.RejectJobResponse(ticket=request.ticket, acknowledgement=wire.rejected(reason))
+        return wire.RejectJobResponse(ticket=ticket, acknowledgement=wire.rejected(reason))
 
     @_op(wire.RetrieveJobRequest, wire.RetrieveJobResponse, "retrieveJob")
     def retrieveJob(ctx: Any, request: Any) -> Any:
         """Where the result of a finished job is; fails for a job that has not finished."""
         call: CallInfo = ctx.udc
         actor = operations.login(call, _envelope(ctx))
-        job = operations.job_of(call, actor, request.ticket)
-        if not has_result(job.state):
-            raise operations.NotCompleted()
+        ticket = operations.ticket_in(request)
+        operations.finished_job(call, actor, ticket)
         # jobgate keeps a finished job's result in the store (its history, rows, MyDB table), not as a file
         # to download, and sets no deadline for a rejection: both elements come empty
         return wire.RetrieveJobResponse(
-            ticket=request.ticket, resource=wire.Resource(), rejectionDeadline=wire.RejectionDeadline()
+            ticket=ticket, resource=wire.Resource(), rejectionDeadline=wire.RejectionDeadline()
         )
