@@ -133,7 +133,7 @@ def busy(module_jobgate_server: Callable[..., JobgateServer]) -> JobgateServer:
 
 @pytest.fixture(scope="module")
 def idle_users(idle: JobgateServer) -> dict[str, User]:
-    return add_users(idle, "alice", "bob", "root", admin=("root",))
+    return add_users(idle, "alice", "bob", "root", "carol", admin=("root",))
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ class TestRefusals:
     def test_a_wrong_password_is_an_authentication_fault(
         self, client_for: Make, idle: JobgateServer, idle_users: dict[str, User]
     ) -> None:
-        wrong = client_for(idle, User("alice", "not-her-password"))
+        wrong = client_for(idle, User("carol", "not-her-password"))  # an account no other test logs in with
 
         with pytest.raises(Refused) as refused:
             wrong.call("retrieveActiveJobsList")

@@ -13,7 +13,7 @@ from typing import Final
 
 import httpx
 import pytest
-from inprocess import add_user, app_in_process, request
+from inprocess import LOOPBACK, add_user, app_in_process, request
 from lxml import etree
 from soapkit import OperatorView, assert_no_leak, assert_unchanged
 from starlette.applications import Starlette
@@ -33,6 +33,10 @@ from support.transws import (
 )
 
 OWNER, OTHER, ROOT = User("alice", "alice-Pw-1"), User("bob", "bob-Pw-1"), User("root", "root-Pw-1")
+VICTIM = User("carol", "carol-Pw-1")  # whose password the bad logins guess
+# Failed logins slow down further ones per account and per address (README, Security): the bad logins come
+# from an address, and name an account, that the calls expected to succeed never use.
+GUESSER: Final = ("127.0.0.9", 40001)
 BAD_LOGIN: Final = "Invalid user name or password."
 NOT_FOUND: Final = "Job not found"
 CONTROL: Final = ("cancelJob", "suspendJob", "resumeJob")
@@ -42,7 +46,7 @@ FAULTING: Final = ("retrieveJobInformation", "retrieveJob", "rejectJob")  # no `
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starlette]:
     with app_in_process(tmp_path_factory.mktemp("transws")) as built:
-        for n, user in enumerate((OWNER, OTHER, ROOT)):
+        for n, user in enumerate((OWNER, OTHER, ROOT, VICTIM)):
             add_user(built, user.name, user.password, 9001 + n, admin=user is ROOT)
         yield built
 
@@ -62,10 +66,11 @@ def new_job(app: Starlette, finished: bool = False) -> Ticket:
 
 
 def send(
-    app: Starlette, version: Version, body: bytes, headers: dict[str, str] | None = None, content_type: str = ""
-) -> httpx.Response:
+    app: Starlette, version: Version, body: bytes, headers: dict[str, str] | None = None, content_type: str = "",
+    client: tuple[str, int] = LOOPBACK,
+) -> httpx.Response:  # fmt: skip
     sent = {"content-type": content_type or version.content_type, **(headers or {})}
-    return request(app, "POST", PATH, content=body, headers=sent)
+    return request(app, "POST", PATH, content=body, headers=sent, client=client)
 
 
 def basic(user: User) -> dict[str, str]:
@@ -170,9 +175,11 @@ def call_as(app: Starlette, version: Version, who: str, op: str, ticket: Ticket,
     if who == "no credentials":
         return send(app, version, envelope(version, f"{op}Request", ticket, fields))
     if who == "empty credentials":
-        return send(app, version, envelope(version, f"{op}Request", ticket, fields), basic(User("", "")))
+        body = envelope(version, f"{op}Request", ticket, fields)
+        return send(app, version, body, basic(User("", "")), client=GUESSER)
     if who == "bad password":
-        return send(app, version, envelope(version, f"{op}Request", ticket, fields, token=User(OWNER.name, "nope")))
+        body = envelope(version, f"{op}Request", ticket, fields, token=User(VICTIM.name, "nope"))
+        return send(app, version, body, client=GUESSER)
     digest = envelope(version, f"{op}Request", ticket, fields, token=OWNER)
     return send(app, version, digest.replace(b"<wsse:Password>", b'<wsse:Password Type="x#PasswordDigest">'))
 
