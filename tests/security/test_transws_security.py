@@ -8,7 +8,9 @@ is refused, and the job list and the job's full history read the same afterwards
 """
 
 import base64
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Final
 
 import httpx
@@ -256,3 +258,32 @@ def test_a_ws_security_token_wins_over_basic_credentials(app: Starlette) -> None
     answer = send(app, Version.SOAP11, body, basic(OWNER))
 
     assert control_answer(answer, "cancelJobResponse") == ("0", NOT_FOUND)
+
+
+# -- limits and hygiene ---------------------------------------------------------------------------------------
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed(app: Starlette) -> None:
+    limit = app.state.components.settings.max_body_bytes
+    body = envelope(Version.SOAP11, "retrieveActiveJobsListRequest").replace(b"<soapenv:Body>", b" " * limit, 1)
+
+    assert send(app, Version.SOAP11, body, basic(OWNER)).status_code == 413
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=str)
+def test_an_unexpected_error_is_a_server_fault_quoting_the_request_id_and_no_password_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, version: Version
+) -> None:
+    with app_in_process(tmp_path) as broken:
+        add_user(broken, OWNER.name, OWNER.password, 9001)
+        ticket = new_job(broken)
+        with sqlite3.connect(tmp_path / "jobgate.db") as db:  # the store fails under the operation
+            db.execute("ALTER TABLE job_events RENAME TO job_events_gone")
+        body = envelope(version, "retrieveJobInformationRequest", ticket, token=OWNER)
+
+        answer = send(broken, version, body, basic(OWNER))
+
+    fault = assert_fault(answer, version, "Server")
+    assert fault.text == f"An internal error occurred; quote request id {answer.headers['x-request-id']}."
+    assert_no_leak(answer)
+    assert "no such table" in caplog.text  # the detail is in the log, under the request id
+    assert answer.headers["x-request-id"] in caplog.text
+    assert OWNER.password not in caplog.text
