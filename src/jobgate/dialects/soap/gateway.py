@@ -38,6 +38,7 @@ from jobgate.dialects.soap.faults import (
     version_mismatch_fault,
 )
 from jobgate.dialects.soap.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
+from jobgate.dialects.soap.wsdl import asmx_action
 from jobgate.domain.model import Channel, Credentials
 from jobgate.services import JobService
 
@@ -85,7 +86,7 @@ class SoapService:
 
     def soap_action(self, op: str) -> str:
         """The namespace and the operation, joined by one slash (ASMX's rule, which the WSDL advertises)."""
-        return f"{self.tns}{op}" if self.tns.endswith("/") else f"{self.tns}/{op}"
+        return asmx_action(self.tns)(op)
 
 
 @dataclass
