@@ -251,6 +251,25 @@ def test_a_job_is_submitted_in_the_callers_own_name_only(
     assert_unchanged(before, operator.around())
 
 
+@pytest.mark.parametrize(
+    ("fields", "project", "text"),
+    [
+        ({"service": "sql", "info": "query=SELECT 1"}, "books", "Unknown service 'sql'; this server runs: sleep."),
+        ({"service": "sleep", "info": "seconds"}, "books", "'seconds' in info is not a name=value parameter."),
+        ({"service": "sleep", "info": "seconds=soon"}, "books", "The sleep service needs info 'seconds=<number>'."),
+        ({"service": "sleep", "info": "seconds=1"}, "p" * 256, "A projectId has at most 255 characters."),
+    ],
+)
+def test_a_submission_jobgate_cannot_run_is_a_client_fault_that_submits_nothing(
+    app: Starlette, operator: OperatorView, fields: dict[str, str], project: str, text: str
+) -> None:
+    before = operator.around()
+    body = envelope(Version.SOAP12, "submitJobRequest", Ticket("", project, OWNER.name), fields)
+
+    assert_fault(send(app, Version.SOAP12, body, basic(OWNER)), Version.SOAP12, "Client", text)
+    assert_unchanged(before, operator.around())
+
+
 def test_a_ws_security_token_wins_over_basic_credentials(app: Starlette) -> None:
     ticket = new_job(app)
     body = envelope(Version.SOAP11, "cancelJobRequest", ticket, token=OTHER)

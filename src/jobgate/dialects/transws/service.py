@@ -41,9 +41,8 @@ class TransWsService(ServiceBase):  # type: ignore[misc]
         if ticket.userId != actor.name:
             raise operations.NotTheCaller()
         task, params = wire.task_params(request.service, request.info)
-        job = call.jobs.submit(
-            actor, JobSpec(task, {**params, wire.METADATA: wire.metadata(request)}, ticket.projectId)
-        )
+        spec = JobSpec(task, {**params, wire.METADATA: wire.metadata(request)}, wire.project_of(ticket))
+        job = call.jobs.submit(actor, spec)
         return wire.SubmitJobResponse(ticket=wire.ticket_of(job), acknowledgement=wire.SUBMITTED)
 
     @_op(wire.RetrieveJobInformationRequest, wire.RetrieveJobInformationResponse, "retrieveJobInformation")

@@ -224,6 +224,16 @@ def parse_info(info: str | None) -> dict[str, str]:
     return params
 
 
+MAX_PROJECT: Final = 255  # the store's limit on a project name
+
+
+def project_of(ticket: Any) -> str:
+    """The ticket's projectId as the new job's project."""
+    if len(ticket.projectId) > MAX_PROJECT:
+        raise InvalidRequest(f"A projectId has at most {MAX_PROJECT} characters.")
+    return str(ticket.projectId)
+
+
 def task_params(service: str | None, info: str | None) -> tuple[str, dict[str, str]]:
     task = (service or "").strip()
     if task not in TASKS:
