@@ -31,7 +31,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning
 CLIENTS = ["zeep-soap11-token", "zeep-soap12-basic", "zeep-soap12-token", "suds-soap11-basic", "suds-soap11-token"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Refused(Exception):
     code: str  # the fault code's local name, with a dotted subcode for SOAP 1.1 (Client.Authentication)
     text: str

@@ -124,6 +124,13 @@ class TestFrontDoor:
 
         assert_fault(answer, version, "Client", "The request needs a ticket with jobId, projectId and userId.")
 
+    def test_a_ticket_attribute_left_out_reads_as_empty(self, app: Starlette, version: Version) -> None:
+        body = envelope(version, "cancelJobRequest", new_job(app)).replace(b' projectId="books"', b"")
+
+        answer = send(app, version, body, basic(OWNER))
+
+        assert control_answer(answer, "cancelJobResponse") == ("0", NOT_FOUND)  # project "" is not the job's
+
     def test_a_security_header_that_must_be_understood_is_understood(self, app: Starlette, version: Version) -> None:
         ticket = new_job(app)
         body = envelope(version, "retrieveJobInformationRequest", ticket, token=OWNER)

@@ -53,11 +53,13 @@ def login(call: CallInfo, envelope: Any) -> Actor:
 
 
 def ticket_in(request: Any) -> Any:
-    """The request's ticket, with its three attributes (the schema requires them; Spyne does not check)."""
+    """The request's ticket. The schema requires its three attributes, but an attribute left out reads as
+    empty: suds, for one, drops an attribute whose value is the empty string (submitJob's jobId, a job with
+    no project)."""
     ticket = getattr(request, "ticket", None)
-    if ticket is None or None in (ticket.jobId, ticket.projectId, ticket.userId):
+    if ticket is None:
         raise InvalidRequest("The request needs a ticket with jobId, projectId and userId.")
-    return ticket
+    return wire.Ticket(jobId=ticket.jobId or "", projectId=ticket.projectId or "", userId=ticket.userId or "")
 
 
 def ticketed(call: CallInfo, actor: Actor, ticket: Any) -> Job | None:
