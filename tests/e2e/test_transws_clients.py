@@ -268,3 +268,15 @@ class TestRefusals:
         assert refused.value.code.startswith(alice.client_code()), refused.value
         assert refused.value.text == "Unknown service 'sql'; this server runs: sleep."
         assert alice.keys("retrieveFullJobsList") == before
+
+
+def test_no_password_reaches_the_server_log(client_for: Make, idle: JobgateServer, idle_users: dict[str, User]) -> None:
+    """After every call above (UsernameTokens and Basic, good and bad passwords): none is in the log."""
+    with pytest.raises(Refused):
+        client_for(idle, User("carol", "not-her-password-either")).call("retrieveActiveJobsList")
+
+    log = idle.log_text()
+    assert "transws" in log
+    secrets = [user.password for user in idle_users.values()] + ["not-her-password"]
+    assert [secret for secret in secrets if secret in log] == []
+    assert "not-her-password-either" not in log
