@@ -32,11 +32,12 @@ def _cell(summary: dict[str, Any] | None) -> str:
     return f"{_num(summary['rps'])} ({summary['spread']:.0%}) · {summary['p50_ms']:.2f}/{summary['p99_ms']:.1f}{errors}"
 
 
-def _ratio(results: dict[str, Any], workload: str, c: str, config: str) -> str:
-    by = results.get(workload, {}).get(c, {})
-    if "jobgate" not in by or config not in by or not by[config]["rps"]:
+def _ratio(results: dict[str, Any], workload: str, c: str, config: str, reference: str | None = None) -> str:
+    """jobgate's req/s over `config`'s, on this workload (or, for another dialect, on `reference`)."""
+    ours, theirs = results.get(workload, {}).get(c, {}), results.get(reference or workload, {}).get(c, {})
+    if "jobgate" not in ours or config not in theirs or not theirs[config]["rps"]:
         return "–"
-    return f"{by['jobgate']['rps'] / by[config]['rps']:.2f}"
+    return f"{ours['jobgate']['rps'] / theirs[config]['rps']:.2f}"
 
 
 def _machine(results: dict[str, Any]) -> Iterator[str]:
@@ -67,11 +68,11 @@ def _overview(section: dict[str, Any]) -> Iterator[str]:
         if w.request is None:
             yield f"| {w.title} | not yet implemented | | | | |"
             continue
-        ratios = " | ".join(_ratio(res, w.key, "16", cfg) for cfg in REFERENCES)
+        ratios = " | ".join(_ratio(res, w.key, "16", cfg, w.compared_with) for cfg in REFERENCES)
         yield f"| {w.title} | {_cell(res.get(w.key, {}).get('16', {}).get('jobgate'))} | {ratios} |"
 
 
-def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[str]:
+def _workload_table(section: dict[str, Any], key: str, title: str, reference: str) -> Iterator[str]:
     by_c = section["results"].get(key, {})
     concs = sorted(by_c, key=int)
     yield f"### {title}\n"
@@ -80,7 +81,8 @@ def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[s
     for cfg in CONFIGS:
         yield f"| {cfg} | " + " | ".join(_cell(by_c[c].get(cfg)) for c in concs) + " |"
     for cfg in REFERENCES:
-        yield f"| *jobgate/{cfg}* | " + " | ".join(_ratio(section["results"], key, c, cfg) for c in concs) + " |"
+        ratios = (_ratio(section["results"], key, c, cfg, reference) for c in concs)
+        yield f"| *jobgate/{cfg}* | " + " | ".join(ratios) + " |"
     others = [max((by_c[c][cfg].get("foreign_cpu", 0.0) for cfg in by_c[c]), default=0.0) for c in concs]
     yield "| *others' CPU (max)* | " + " | ".join(f"{x:.2f}" for x in others) + " |"
     yield from _rows_check(by_c, concs)
@@ -121,7 +123,7 @@ def _throughput(results: dict[str, Any]) -> Iterator[str]:
     yield ""
     for w in workloads():
         if w.request is not None and w.key in section["results"]:
-            yield from _workload_table(section, w.key, w.title)
+            yield from _workload_table(section, w.key, w.title, w.compared_with)
     yield "![throughput and p99 against concurrency](perf-throughput.png)\n"
 
 

@@ -22,9 +22,12 @@ class Context:
         return store.copy_store(self.template, self.work / f"{name}.db")
 
 
-def read_twin(workload: Workload) -> Workload:
-    """The read-only call on the same binding: warm-ups never change a job."""
-    return next(w for w in workloads() if w.binding == workload.binding and not w.writes and w.request)
+def read_twin(workload: Workload) -> Request | None:
+    """A read-only call of the same dialect (its own, or the read workload on the same binding): warm-ups and
+    probes never change a job, and fill the credential cache the measured calls use."""
+    if workload.read is not None:
+        return workload.read
+    return next(w for w in workloads() if w.binding == workload.binding and not w.writes and w.request).request
 
 
 def measure(
@@ -34,7 +37,7 @@ def measure(
     assert workload.request is not None
     if workload.writes:
         store.reset(db)
-    twin = read_twin(workload).request
+    twin = read_twin(workload)
     assert twin is not None
     failed = warm_up(server.port, twin, ctx.plan.warmup_requests, jobs)
     sample = run_wrk(server, workload.request, jobs, connections, ctx.plan.duration_s, ctx.logs / "wrk.log", pin=pin)

@@ -33,7 +33,7 @@ _SEED_JOBS: Final = text(
     INSERT INTO jobs (id, key, owner, project, task, name, params, state, queue, synchronous, system, deleted,
                       submitted_at, started_at, state_changed_at, runner_id, heartbeat_at, attempts, version)
     WITH RECURSIVE n(id) AS (SELECT :first UNION ALL SELECT id + 1 FROM n WHERE id < :last)
-    SELECT id, lower(hex(randomblob(16))), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
+    SELECT id, printf('%032x', id), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
            :now, :now, :now, :runner, NULL, 1, 2
     FROM n
     """

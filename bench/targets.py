@@ -26,8 +26,11 @@ def _p99(results: dict[str, Any], workload: str, c: int) -> float | None:
         return None
 
 
-def _ratio_verdict(results: dict[str, Any], workload: str, config: str, floor: float, title: str) -> Verdict:
-    ours, theirs = _rps(results, workload, 16, "jobgate"), _rps(results, workload, 16, config)
+def _ratio_verdict(
+    results: dict[str, Any], workload: str, config: str, floor: float, title: str, reference: str | None = None
+) -> Verdict:
+    """jobgate on `workload` against `config` on the same workload (or, for another dialect, on `reference`)."""
+    ours, theirs = _rps(results, workload, 16, "jobgate"), _rps(results, reference or workload, 16, config)
     target = f"{title} c=16 ≥ {floor:g}× {config}"
     if ours is None or not theirs:
         return Verdict(target, "not measured", None)
@@ -51,6 +54,9 @@ def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
         yield _p99_verdict(results, workload, 16, 40.0, title)
         yield _p99_verdict(results, workload, 1, 5.0, title)
     yield _ratio_verdict(results, "casjobs-get-status", "E", 0.8, "HTTP GET GetJobStatus")
+    # the other SOAP dialects, beside the reference configuration's CasJobs CancelJob (issue: same targets)
+    yield _ratio_verdict(results, "transws-soap-cancel", "E", 0.6, "Trans-WS cancelJob", "casjobs-soap-cancel")
+    yield _p99_verdict(results, "transws-soap-cancel", 16, 40.0, "Trans-WS cancelJob")
 
 
 def _multicore(results: dict[str, Any]) -> Iterator[Verdict]:

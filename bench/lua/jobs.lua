@@ -1,11 +1,13 @@
 -- wrk script for jobgate's benchmarks (bench/load.py builds the arguments).
 -- Walks jobId over a permutation of 1..n (id = i*step mod n + 1, step coprime to n), so each CancelJob
 -- of a run hits a different job and really changes a row. The marker __JOBID__ in the path or body
--- stands for the job id. Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
+-- stands for the job id, __JOBKEY__ for its key (bench/store.py seeds key = the id in 32 hex digits).
+-- Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
 --
 -- args: method path body n step [header "Name: value"]...
 
 local MARK = "__JOBID__"
+local KEY_MARK = "__JOBKEY__"
 local method, path_parts, body_parts, headers
 local n, step, i = 1, 1, 0
 
@@ -41,6 +43,9 @@ function request()
   local id = (i * step) % n + 1
   i = i + 1
   local body = fill(body_parts, id)
+  if string.find(body, KEY_MARK, 1, true) then
+    body = (string.gsub(body, KEY_MARK, string.format("%032x", id)))
+  end
   if body == "" then
     body = nil
   end

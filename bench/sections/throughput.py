@@ -40,6 +40,8 @@ def run(ctx: Context) -> dict[str, Any]:
             for workload in (w for w in workloads() if w.request is not None):
                 for connections in plan.concurrency:
                     for config in rotated(CONFIGS, rep):
+                        if workload.reference and config != "jobgate":
+                            continue  # the references serve CasJobs only
                         sample = measure(ctx, servers[config], workload, connections, db, jobs)
                         samples[(workload.key, connections, config)].append(sample)
                         say(f"rep {rep + 1} {workload.key:<22} c={connections:<3} {config:<8}", sample)
