@@ -277,6 +277,22 @@ def test_a_submission_jobgate_cannot_run_is_a_client_fault_that_submits_nothing(
     assert_unchanged(before, operator.around())
 
 
+@pytest.mark.parametrize("version", VERSIONS, ids=str)
+@pytest.mark.parametrize("request_name", ["retrieveActiveJobsList", "retrieveFullJobsList"])
+def test_the_lists_show_a_user_their_own_jobs_and_an_administrator_everyones(
+    app: Starlette, version: Version, request_name: str
+) -> None:
+    ticket = new_job(app)
+
+    def keys(user: User) -> set[str]:
+        answer = send(app, version, envelope(version, f"{request_name}Request"), basic(user))
+        return {str(t.get("jobId")) for t in answer_of(answer, f"{request_name}Response").iter(f"{{{TNS}}}ticket")}
+
+    assert ticket.jobId in keys(OWNER)
+    assert ticket.jobId not in keys(OTHER)
+    assert ticket.jobId in keys(ROOT)
+
+
 def test_a_ws_security_token_wins_over_basic_credentials(app: Starlette) -> None:
     ticket = new_job(app)
     body = envelope(Version.SOAP11, "cancelJobRequest", ticket, token=OTHER)
