@@ -41,7 +41,8 @@ def credentials(call: CallInfo, envelope: Any) -> Credentials:
         if password is not None and password.get("Type", wire.PASSWORD_TEXT).strip() != wire.PASSWORD_TEXT:
             raise UnsupportedToken()
         name = (token.findtext(f"{{{wire.WSSE}}}Username") or "").strip()
-        return Credentials(name, password.text or "" if password is not None else "", "password", call.client)
+        secret = (password.text or "") if password is not None else ""
+        return Credentials(name, secret, "password", call.client)
     basic = basic_credentials(call.scope)
     if basic is None:
         raise NoCredentials()
