@@ -71,10 +71,12 @@ class SoapService:
     understood_headers: frozenset[str] = frozenset()
     description: str = ""
     # the hot path: the fast lane answers these operations without Spyne (op → the function its Spyne
-    # method calls; see fastlane.py), and they, and only they, run on the event loop (no thread hop) when
-    # the credentials `credentials` pulls out of the call are already verified, so no hash blocks the loop
+    # method calls; see fastlane.py); they, and the `inline_ops` Spyne answers, and only these, run on the
+    # event loop (no thread hop) when the credentials `credentials` pulls out of the call (op, its values,
+    # the call, the envelope or None) are already verified, so no hash blocks the loop
     fast_ops: Mapping[str, FastOp] = field(default_factory=dict)
-    credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
+    inline_ops: frozenset[str] = frozenset()
+    credentials: Callable[[str, Mapping[str, str], CallInfo, Any], Credentials | None] | None = None
 
     @property
     def wording(self) -> FaultWording:
@@ -245,7 +247,7 @@ class SoapGateway:
             return _fault(version, "Client", self.wording.read + str(bad))
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
-        inline = self._may_inline(op, values, call)
+        inline = self._may_inline(op, values, call, root)
         if inline and self.fast is not None and op in self.fast.ops:
             status, answer = self.fast.soap(version, op, call, values)
             return _Reply(status, answer, _SOAP_HEADERS[version])
@@ -281,10 +283,12 @@ class SoapGateway:
                 return _fault(version, "Client", self.wording.unknown_action.format(action=action))
         return request
 
-    def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo) -> bool:
-        if not self.options.inline_hot_path or op not in self.service.fast_ops or self.service.credentials is None:
+    def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo, envelope: Any = None) -> bool:
+        service = self.service
+        hot = op in service.fast_ops or op in service.inline_ops
+        if not self.options.inline_hot_path or not hot or service.credentials is None:
             return False
-        creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
+        creds = service.credentials(op, {k.lower(): v for k, v in values.items()}, call, envelope)
         return creds is not None and self.jobs.auth.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------

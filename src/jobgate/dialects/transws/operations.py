@@ -2,7 +2,7 @@
 WS-Security UsernameToken, else HTTP Basic), which job a ticket names, and the control operations whose
 refusals are answers (`succeeded` 0 and `info`), never faults."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,16 @@ def credentials(call: CallInfo, envelope: Any) -> Credentials:
     if basic is None:
         raise NoCredentials()
     return Credentials(basic[0], basic[1], "password", call.client)
+
+
+def offered_credentials(op: str, values: Mapping[str, str], call: CallInfo, envelope: Any) -> Credentials | None:
+    """The credentials a call offers, or None (the gateway's look into the credential cache; never raises)."""
+    if envelope is None:
+        return None
+    try:
+        return credentials(call, envelope)
+    except (NoCredentials, UnsupportedToken):
+        return None
 
 
 def login(call: CallInfo, envelope: Any) -> Actor:
