@@ -103,10 +103,10 @@ class TestQueueLimits:
         job = parts.jobs.submit(alice, JobSpec("sleep", {"seconds": LIMIT_S * 2}, queue="default"))
         assert ended(parts, job).state is S.FINISHED
 
-    def test_the_limits_getqueues_advertises_are_the_defaults_the_runners_enforce(self) -> None:
-        settings, runtime = Settings(), Runtime()
-        assert wire.QUICK_QUEUE == settings.quick_timeout_s == runtime.quick_timeout_s
-        assert wire.LONG_QUEUE == settings.long_timeout_s == runtime.long_timeout_s
+    def test_the_limits_getqueues_advertises_are_the_ones_the_runners_enforce(self) -> None:
+        settings = Settings()
+        assert (settings.quick_timeout_s, settings.long_timeout_s) == (60, 500)  # casjobs.md: GetQueues
+        assert wire.queue_timeouts(Runtime(quick_timeout_s=30, long_timeout_s=900)) == (30, 900)
 
 
 class TestStuckRunner:

@@ -73,9 +73,9 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         jobs = call.jobs.list_jobs(actor, JobFilter(include_system=bool(includeSystem)))
         wsids = _wsids(call, jobs)
         return [
-            wire.cjjob(job, wsids[job.owner], call.base_url)
+            wire.cjjob(job, wsids[job.owner], call.jobs.runtime, call.base_url)
             for job in jobs
-            if wire.matches(wire.job_fields(job, wsids[job.owner]), found)
+            if wire.matches(wire.job_fields(job, wsids[job.owner], call.jobs.runtime), found)
         ]
 
     @rpc(Required, Text, Text, Text, _returns=Required)
@@ -101,7 +101,7 @@ class JobsService(ServiceBase):  # type: ignore[misc]
     def GetQueues(ctx: Any, wsid: int, pw: str) -> list[wire.CJQueue]:
         """Returns the queues jobs may run in: a Context and its Timeout in seconds."""
         operations.login(ctx.udc, wsid, pw)
-        return [wire.CJQueue(Context="MyDB", Timeout=t) for t in (wire.QUICK_QUEUE, wire.LONG_QUEUE)]
+        return [wire.CJQueue(Context="MyDB", Timeout=t) for t in wire.queue_timeouts(ctx.udc.jobs.runtime)]
 
     @rpc(Required, Text, _returns=wire.ArrayOfCJType)
     def GetJobTypes(ctx: Any, wsid: int, pw: str) -> list[wire.CJType]:

@@ -14,6 +14,7 @@ from spyne.model.primitive import DateTime, Integer32, Long, Unicode
 from jobgate.domain.errors import InvalidRequest
 from jobgate.domain.model import Job, Table
 from jobgate.domain.states import JobState
+from jobgate.services import Runtime
 
 TNS: Final = "http://Services.Cas.jhu.edu"
 WSID: Final = "wsid"  # the alias kind under which a user's WebServicesID is kept (the CasJobs dialect owns it)
@@ -28,9 +29,6 @@ STATUS: Final[Mapping[JobState, int]] = {
     JobState.FINISHED: 5,
 }
 STATUS_NAMES: Final = ("ready", "started", "canceling", "cancelled", "failed", "finished")
-
-QUICK_QUEUE: Final = 60  # GetQueues Timeout of the quick queue (s); a CJJob's Queue is its queue's timeout
-LONG_QUEUE: Final = 500
 
 
 class WireTime(datetime):
@@ -138,7 +136,18 @@ def wire_time(at: datetime | None) -> WireTime:
     return WireTime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
 
 
-def cjjob(job: Job, wsid: int, base_url: str = "") -> CJJob:
+def queue_timeout(job: Job, runtime: Runtime) -> int:
+    """A CJJob's Queue: the time limit (s) of the queue it ran in, as GetQueues lists them (the limits the
+    runners enforce: JOBGATE_QUICK_TIMEOUT_S, JOBGATE_LONG_TIMEOUT_S)."""
+    return round(runtime.quick_timeout_s if job.synchronous else runtime.long_timeout_s)
+
+
+def queue_timeouts(runtime: Runtime) -> tuple[int, int]:
+    """GetQueues: the quick queue's and the long queue's time limits (s)."""
+    return round(runtime.quick_timeout_s), round(runtime.long_timeout_s)
+
+
+def cjjob(job: Job, wsid: int, runtime: Runtime, base_url: str = "") -> CJJob:
     return CJJob(
         JobID=job.id,
         Rows=job.rows or 0,
@@ -147,7 +156,7 @@ def cjjob(job: Job, wsid: int, base_url: str = "") -> CJJob:
         TimeStart=wire_time(job.started_at),
         TimeEnd=wire_time(job.ended_at),
         Status=STATUS[job.state],
-        Queue=QUICK_QUEUE if job.synchronous else LONG_QUEUE,
+        Queue=queue_timeout(job, runtime),
         TaskName=job.name or None,  # null strings are omitted, never written empty
         OutputLoc=output_url(job, base_url),
         Error=job.error or None,
@@ -255,10 +264,10 @@ def _bound(key: str, text: str) -> Bound:
         raise InvalidRequest(f"Bad value '{text}' for condition key '{key}'.") from None
 
 
-def job_fields(job: Job, wsid: int) -> dict[str, Any]:
+def job_fields(job: Job, wsid: int, runtime: Runtime) -> dict[str, Any]:
     """A job's values under the condition keys, normalised like the parsed bounds."""
     return {
-        "jobid": job.id, "status": STATUS[job.state], "queue": QUICK_QUEUE if job.synchronous else LONG_QUEUE,
+        "jobid": job.id, "status": STATUS[job.state], "queue": queue_timeout(job, runtime),
         "wsid": wsid, "timesubmit": wire_time(job.submitted_at),
         "timestart": wire_time(job.started_at) if job.started_at else None,
         "timeend": wire_time(job.ended_at) if job.ended_at else None,
