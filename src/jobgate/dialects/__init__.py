@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 REGISTRY: Final = (
     "jobgate.dialects.casjobs",
+    "jobgate.dialects.arcgis",
 )  # fmt: skip
 
 

@@ -130,3 +130,9 @@ class CancelSignal(Protocol):
     """Tells in-process runners at once that a job they may hold turned Canceling."""
 
     def canceling(self, job_id: int) -> None: ...
+
+
+class ChangeListener(Protocol):
+    """Hears, after each committed transition made through this process, which job changed state."""
+
+    def __call__(self, job_id: int) -> None: ...

@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobgate.domain.errors import BadCredentials
 from jobgate.domain.model import Credentials, User
@@ -238,13 +238,19 @@ class Authenticator:
 
     def issue_token(self, user: User, kind: str, ttl_s: float | None = None) -> tuple[str, float]:
         """A new opaque token for `user`; only its SHA-256 is stored. Returns (token, lifetime in s)."""
-        token = secrets.token_urlsafe(32)
         lifetime = ttl_s if ttl_s is not None else self.policy.token_ttl_s
-        now = self._clock.now()
-        with self._uow() as uow:
-            uow.tokens.add(token_digest(token), user.name, kind, now, now + timedelta(seconds=lifetime))
-            uow.commit()
+        token, _ = self.issue_token_until(user, kind, lifetime)
         return token, lifetime
+
+    def issue_token_until(self, user: User, kind: str, ttl_s: float) -> tuple[str, datetime]:
+        """Like issue_token, for protocols that tell the client the moment its token expires."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        expires_at = now + timedelta(seconds=ttl_s)
+        with self._uow() as uow:
+            uow.tokens.add(token_digest(token), user.name, kind, now, expires_at)
+            uow.commit()
+        return token, expires_at
 
     def revoke_token(self, token: str) -> None:
         with self._uow() as uow:

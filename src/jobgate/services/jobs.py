@@ -33,6 +33,7 @@ from jobgate.domain.model import (
 )
 from jobgate.domain.ports import (
     CancelSignal,
+    ChangeListener,
     Clock,
     PasswordHasher,
     TaskExecutor,
@@ -82,6 +83,7 @@ class JobService:
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
         self._observe = observe or (lambda action, protocol: None)
+        self._listeners: list[ChangeListener] = []
 
     # -- wiring that needs the runner package (composition root only) --------------------------------
     def attach(self, executor: TaskExecutor | None = None, signal: CancelSignal | None = None) -> None:
@@ -89,6 +91,21 @@ class JobService:
             self._executor = executor
         if signal is not None:
             self._signal = signal
+
+    def watch(self, listener: ChangeListener) -> None:
+        """Call `listener(job_id)` after every committed state change this process makes (no thread of its
+        own: it runs on the caller's, so it must be quick). Other processes' changes are not heard."""
+        self._listeners.append(listener)
+
+    def knows_task(self, task: str) -> bool:
+        """True when this build runs `task` (a dialect that names tasks on the wire refuses the others)."""
+        return self._executor is not None and self._executor.knows(task)
+
+    def _announce(self, *outcomes: Outcome | None) -> None:
+        for outcome in outcomes:
+            if outcome is not None and outcome.changed:
+                for listener in self._listeners:
+                    listener(outcome.job.id)
 
     # -- users ----------------------------------------------------------------------------------------
     def authenticate(self, creds: Credentials, protocol: Channel) -> Actor:
@@ -201,6 +218,7 @@ class JobService:
                 return Outcome(job, job.state, job.state, changed=False)
             outcome = self._apply(uow, job, Action.CANCEL, actor, reason)
             uow.commit()
+        self._announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)
         return outcome
@@ -223,6 +241,7 @@ class JobService:
             for job, move in zip(candidates, moves, strict=True)
             if job.id in moved
         ]  # fmt: skip
+        self._announce(*outcomes)
         for outcome in outcomes:
             self._observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:
@@ -261,6 +280,7 @@ class JobService:
             job = self._writable(actor, self._load(uow, ref))
             outcome = self._apply(uow, job, action, actor, reason, change)
             uow.commit()
+        self._announce(outcome)
         return outcome
 
     # -- the runners' side ----------------------------------------------------------------------------
@@ -270,6 +290,8 @@ class JobService:
             uow.commit()
         if job is not None:
             self._observe(Action.START, Channel.RUNNER)
+            for listener in self._listeners:
+                listener(job.id)
         return job
 
     def heartbeat(self, runner_id: str, job_ids: Collection[int]) -> None:
@@ -306,6 +328,7 @@ class JobService:
                 change = Change(clear_runner=True, release_attempt=True)
                 outcome = self._apply(uow, current, Action.REQUEUE, Actor.system(), reason, change)
             uow.commit()
+        self._announce(outcome)
         return outcome
 
     def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
@@ -317,6 +340,7 @@ class JobService:
             else:
                 outcome = self._apply(uow, current, action, Actor.system(), reason, replace(change, clear_runner=True))
             uow.commit()
+        self._announce(outcome)
         return outcome
 
     def _system_move(
@@ -325,6 +349,7 @@ class JobService:
         with self._uow() as uow:
             outcome = self._apply(uow, self._load(uow, job.id), action, actor, reason, change)
             uow.commit()
+        self._announce(outcome)
         return outcome
 
     def sweep(self) -> list[Outcome]:
@@ -364,7 +389,9 @@ class JobService:
         if moved is None:
             return []
         self._observe(action, actor.protocol)
-        return [Outcome(moved, job.state, moved.state, changed=True)]
+        outcome = Outcome(moved, job.state, moved.state, changed=True)
+        self._announce(outcome)
+        return [outcome]
 
     # -- the one place the state machine is applied ---------------------------------------------------
     def _apply(

@@ -1,0 +1,70 @@
+"""What each ArcGIS operation does, as plain functions over the service layer (run off the event loop by
+routes.py). They parse nothing and render nothing: values in, a job or an outcome out."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from jobgate.dialects.arcgis import wire
+from jobgate.dialects.arcgis.errors import NothingCancelled
+from jobgate.domain.errors import InvalidRequest, JobNotFound
+from jobgate.domain.model import Actor, Job, JobEvent, JobSpec
+from jobgate.domain.states import is_terminal
+from jobgate.services import JobService
+
+DELETE_REASON = "deleted through the ArcGIS Administrator API"
+
+
+def _in_service(job: Job, text: str, service: str, task: str | None = None) -> Job:
+    """The job, if the URL names its service (and task): another service's job is not found there."""
+    if job.project != service or (task is not None and job.task != task):
+        raise JobNotFound(text)
+    return job
+
+
+def job(jobs: JobService, actor: Actor, text: str, service: str, task: str | None = None) -> Job:
+    return _in_service(jobs.get(actor, wire.job_ref(text)), text, service, task)
+
+
+def job_with_messages(jobs: JobService, actor: Actor, text: str, service: str, task: str) -> tuple[Job, list[JobEvent]]:
+    found, events = jobs.history(actor, wire.job_ref(text))
+    return _in_service(found, text, service, task), events
+
+
+def submit(jobs: JobService, actor: Actor, service: str, task: str, inputs: Mapping[str, Any]) -> Job:
+    """GP submitJob: the GP task names the jobgate task, the service is the job's project."""
+    if not jobs.knows_task(task):
+        raise InvalidRequest(f"Task '{task}' not found.")
+    return jobs.submit(actor, JobSpec(task, dict(inputs), service))
+
+
+def rest_cancel(jobs: JobService, actor: Actor, text: str, service: str, task: str) -> Job:
+    """GP cancel: Waiting → Cancelled, Executing → Cancelling; again on Cancelling changes nothing."""
+    job(jobs, actor, text, service, task)
+    return jobs.cancel(actor, wire.job_ref(text)).job
+
+
+def admin_cancel(jobs: JobService, actor: Actor, text: str, service: str) -> None:
+    """Admin cancel succeeds only when it moves the job (seed 004: from SUBMITTED or EXECUTING)."""
+    job(jobs, actor, text, service)
+    if not jobs.cancel(actor, wire.job_ref(text)).changed:
+        raise NothingCancelled(text)
+
+
+def start_delete(jobs: JobService, actor: Actor, text: str, service: str) -> Job | None:
+    """Admin delete, first step: cancel the job if it is still going, and hide it if it has ended. Returns
+    the job when its end must be awaited before it can be hidden (a running task takes time to stop)."""
+    found = job(jobs, actor, text, service)
+    if not is_terminal(found.state):
+        outcome = jobs.cancel(actor, found.id, DELETE_REASON)
+        if not is_terminal(outcome.current):
+            return outcome.job
+    jobs.delete(actor, found.id, DELETE_REASON)
+    return None
+
+
+def finish_delete(jobs: JobService, actor: Actor, job_id: int, text: str) -> None:
+    """Admin delete, last step: hide the job now that it has ended; still going after the wait → refused."""
+    current = jobs.get(actor, job_id)
+    if not is_terminal(current.state):
+        raise NothingCancelled(text)
+    jobs.delete(actor, job_id, DELETE_REASON)
