@@ -31,7 +31,7 @@ def heard(jobs: JobService) -> Heard:
 
 
 def running(jobs: JobService, alice: Actor) -> Job:
-    job = jobs.submit(alice, SLEEP)
+    jobs.submit(alice, SLEEP)
     claimed = jobs.claim_next("runner-1", {"sleep"})
     assert claimed is not None
     return claimed
