@@ -24,7 +24,7 @@ from jobgate.dialects.common.body import ClientGone, read_body
 from jobgate.dialects.common.http import request_base_url
 from jobgate.dialects.common.jsonbody import parse_json
 from jobgate.domain.errors import JobNotFound
-from jobgate.domain.model import Actor
+from jobgate.domain.model import Actor, Job, JobEvent
 from jobgate.domain.states import is_terminal
 from jobgate.services import JobService
 
@@ -225,9 +225,17 @@ async def job_status(call: Call) -> Mapping[str, Any]:
     wait_s = _wait_seconds(call.params.get("wait"))
     messages = call.params.get("returnMessages", "true").lower() != "false"
     args = (call.jobs, actor, call.path["job_id"], call.path["service"], call.path["task"])
-    job, events = await run_in_threadpool(operations.job_with_messages, *args)
-    if wait_s > 0 and not is_terminal(job.state) and await call.waits.changed(job.id, job.state, wait_s):
+    if wait_s <= 0:
         job, events = await run_in_threadpool(operations.job_with_messages, *args)
+        return wire.rest_job(job, events if messages else None)
+    key = args[1:]  # the same actor asking about the same job shares one read with the others waiting
+
+    def read() -> tuple[Job, list[JobEvent]]:
+        return operations.job_with_messages(*args)
+
+    job, events = await call.waits.read_once(key, read)
+    if not is_terminal(job.state) and await call.waits.changed(job.id, job.state, wait_s):
+        job, events = await call.waits.read_once(key, read)
     return wire.rest_job(job, events if messages else None)
 
 

@@ -10,8 +10,9 @@ other processes: `jobgate worker`, another server on the same PostgreSQL, the CL
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +23,7 @@ POLL_S: Final = 1.0
 MAX_WAIT_S: Final = 60.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(eq=False, slots=True)
@@ -36,7 +38,18 @@ class JobWaits:
         self._waiters: dict[int, set[_Waiter]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
         jobs.watch(self._heard)
+
+    async def read_once(self, key: Hashable, read: Callable[[], T]) -> T:
+        """Run `read` off the loop, shared by every caller asking with the same key meanwhile: the waiters one
+        change wakes together cost one read, not one each (and one thread-pool slot, not all of them)."""
+        flight = self._reads.get(key)
+        if flight is None:
+            flight = self._reads[key] = asyncio.ensure_future(run_in_threadpool(read))
+            flight.add_done_callback(lambda _: self._reads.pop(key, None))
+        result: T = await asyncio.shield(flight)
+        return result
 
     @property
     def waiting(self) -> int:
