@@ -21,6 +21,7 @@ from support.arcgis import (
     status,
     submit,
     task_url,
+    token,
     wait_for_status,
 )
 from support.server import JobgateServer
@@ -117,6 +118,18 @@ class TestGpJobs:
         server.cli.run("job", "cancel", job_number(server, job_id))
 
         wait_for_status(http, users["alice"], job_id, {"esriJobCancelled"})
+
+    def test_a_job_cancelled_through_casjobs_shows_cancelled(
+        self, server: JobgateServer, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        wsid = server.cli.add_user("dave", "dave-Pa55")
+        dave = ArcUser("dave", "dave-Pa55", token(http, "dave", "dave-Pa55"))
+        job_id = executing_job(http, dave)
+
+        form = {"wsId": wsid, "pw": "dave-Pa55", "jobId": job_number(server, job_id)}
+        assert http.post("/CasJobs/services/jobs.asmx/CancelJob", data=form).status_code == 200
+
+        wait_for_status(http, dave, job_id, {"esriJobCancelled"})
 
 
 class TestAdminDelete:
