@@ -7,7 +7,7 @@ import logging
 import platform
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
@@ -24,11 +24,12 @@ from jobgate.dialects.common.body import ClientGone, read_body
 from jobgate.dialects.common.http import request_base_url
 from jobgate.dialects.common.jsonbody import parse_json
 from jobgate.domain.errors import JobNotFound
-from jobgate.domain.model import Actor, Job, JobEvent
+from jobgate.domain.model import Actor
 from jobgate.domain.states import is_terminal
 from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_FIELDS: Final = 1_000
 FORM: Final = "application/x-www-form-urlencoded"
@@ -58,9 +59,18 @@ class Call:
         scheme, _, value = Headers(scope=self.scope).get("x-esri-authorization", "").partition(" ")
         return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
-    async def actor(self, *, admin: bool = False, body_only: bool = False) -> Actor:
+    async def as_caller(
+        self, operation: Callable[..., T], *args: Any, admin: bool = False, body_only: bool = False
+    ) -> tuple[Actor, T]:
+        """Check the token and run `operation(jobs, actor, *args)`, in one trip off the event loop."""
         check = auth.administrator if admin else auth.actor
-        return await run_in_threadpool(check, self.jobs, self.token(body_only=body_only))
+        token = self.token(body_only=body_only)
+
+        def run() -> tuple[Actor, T]:
+            actor = check(self.jobs, token)
+            return actor, operation(self.jobs, actor, *args)
+
+        return await run_in_threadpool(run)
 
     @property
     def base_url(self) -> str:
@@ -171,21 +181,21 @@ async def _issue(call: Call) -> auth.Issued:
 
 
 async def admin_job(call: Call) -> Mapping[str, Any]:
-    actor = await call.actor(admin=True)
-    job = await run_in_threadpool(operations.job, call.jobs, actor, call.path["job_id"], call.path["service"])
+    _, job = await call.as_caller(operations.job, call.path["job_id"], call.path["service"], admin=True)
     return wire.admin_job(job, call.base_url + wire.rest_job_path(job), _MACHINE)
 
 
 async def admin_cancel(call: Call) -> Mapping[str, Any]:
-    actor = await call.actor(admin=True, body_only=True)  # seed 004: admin POSTs carry the token in the body
-    await run_in_threadpool(operations.admin_cancel, call.jobs, actor, call.path["job_id"], call.path["service"])
+    # seed 004: admin POSTs carry the token in the body
+    args = (call.path["job_id"], call.path["service"])
+    await call.as_caller(operations.admin_cancel, *args, admin=True, body_only=True)
     return wire.SUCCESS
 
 
 async def admin_delete(call: Call) -> Mapping[str, Any]:
-    actor = await call.actor(admin=True, body_only=True)
     text, jobs = call.path["job_id"], call.jobs
-    pending = await run_in_threadpool(operations.start_delete, jobs, actor, text, call.path["service"])
+    actor, pending = await call.as_caller(operations.start_delete, text, call.path["service"], admin=True,
+                                          body_only=True)  # fmt: skip
     if pending is not None:  # a running task was asked to stop: hide the job once it has
         grace = jobs.runtime.cancel_grace_s + jobs.runtime.cancel_margin_s
         await _until_ended(call, actor, pending.id, grace)
@@ -204,10 +214,8 @@ async def _until_ended(call: Call, actor: Actor, job_id: int, timeout_s: float) 
 
 
 async def submit_job(call: Call) -> Mapping[str, Any]:
-    actor = await call.actor()
     inputs = {name: _input(value) for name, value in call.params.items() if name not in wire.RESERVED}
-    service, task = call.path["service"], call.path["task"]
-    job = await run_in_threadpool(operations.submit, call.jobs, actor, service, task, inputs)
+    _, job = await call.as_caller(operations.submit, call.path["service"], call.path["task"], inputs)
     return wire.submitted(job)
 
 
@@ -221,21 +229,15 @@ def _input(value: str) -> Any:
 
 async def job_status(call: Call) -> Mapping[str, Any]:
     """GP job status; with `wait=<s>` (jobgate extension) it answers once the state changes or time is up."""
-    actor = await call.actor()
     wait_s = _wait_seconds(call.params.get("wait"))
     messages = call.params.get("returnMessages", "true").lower() != "false"
-    args = (call.jobs, actor, call.path["job_id"], call.path["service"], call.path["task"])
-    if wait_s <= 0:
-        job, events = await run_in_threadpool(operations.job_with_messages, *args)
-        return wire.rest_job(job, events if messages else None)
-    key = args[1:]  # the same actor asking about the same job shares one read with the others waiting
-
-    def read() -> tuple[Job, list[JobEvent]]:
-        return operations.job_with_messages(*args)
-
-    job, events = await call.waits.read_once(key, read)
-    if not is_terminal(job.state) and await call.waits.changed(job.id, job.state, wait_s):
-        job, events = await call.waits.read_once(key, read)
+    where = (call.path["job_id"], call.path["service"], call.path["task"])
+    actor, (job, events) = await call.as_caller(operations.job_with_messages, *where)
+    if wait_s > 0 and not is_terminal(job.state) and await call.waits.changed(job.id, job.state, wait_s):
+        # the waiters one change wakes, asking as the same user about the same job, share one re-read
+        job, events = await call.waits.read_once(
+            (actor, *where), lambda: operations.job_with_messages(call.jobs, actor, *where)
+        )
     return wire.rest_job(job, events if messages else None)
 
 
@@ -252,9 +254,9 @@ def _wait_seconds(value: str | None) -> float:
 
 
 async def rest_cancel(call: Call) -> Mapping[str, Any]:
-    actor = await call.actor()
-    args = (call.jobs, actor, call.path["job_id"], call.path["service"], call.path["task"])
-    return wire.rest_cancelled(await run_in_threadpool(operations.rest_cancel, *args))
+    where = (call.path["job_id"], call.path["service"], call.path["task"])
+    _, job = await call.as_caller(operations.rest_cancel, *where)
+    return wire.rest_cancelled(job)
 
 
 async def invalid_url(call: Call) -> Mapping[str, Any]:
