@@ -7,6 +7,9 @@ from typing import Final
 from lxml import etree
 
 MARK: Final = "__JOBID__"  # replaced by a job id per request (bench/lua/jobs.lua, client.py)
+KEYMARK: Final = "__JOBKEY__"  # replaced by the job's key: its id as 32 zero-padded digits (store.py seeds them)
+ARCGIS_TOKEN: Final = "bench-arcgis-token-5b0c9e7d4f2a41c8a3e6d1f0b9c2e4a7"  # stored (hashed) by store.py
+ARCGIS_SERVICE: Final = "bench"  # the seeded jobs' project: their GP service
 TNS: Final = "http://Services.Cas.jhu.edu"
 SOAP11: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
@@ -34,7 +37,10 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
 
     def filled(self, job_id: int) -> tuple[str, bytes]:
-        return self.path.replace(MARK, str(job_id)), self.body.replace(MARK, str(job_id)).encode()
+        def fill(text: str) -> str:
+            return text.replace(MARK, str(job_id)).replace(KEYMARK, f"{job_id:032d}")
+
+        return fill(self.path), fill(self.body).encode()
 
 
 def soap11(op: str, account: Account) -> Request:
@@ -53,6 +59,12 @@ def http_get(op: str, account: Account) -> Request:
     """A CasJobs ASMX HTTP GET call: /jobs.asmx/<Op>?wsId=…&pw=…&jobId=…"""
     query = urllib.parse.urlencode({"wsId": account.wsid, "pw": account.password, "jobId": MARK})
     return Request("GET", f"{JOBS_PATH}/{op}?{query}")
+
+
+def arcgis_status() -> Request:
+    """An ArcGIS GP job status call as Esri's clients poll it: GET …/jobs/j<key>?f=json&token=…"""
+    query = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN})
+    return Request("GET", f"/arcgis/rest/services/{ARCGIS_SERVICE}/GPServer/sleep/jobs/j{KEYMARK}?{query}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
         Workload("birst-soap-cancel", "Birst", "SOAP 1.1", "cancelJob", True, None),
         Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
         Workload("cisco-rest-cancel", "Cisco", "REST", "cancelJob", True, None),
+        Workload("arcgis-rest-status", "ArcGIS", "REST", "jobs/<jobId>", False, arcgis_status()),
         Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from bench.machine import REPO, free_port, pinned
-from bench.plan import Account
+from bench.plan import ARCGIS_TOKEN, Account
 
 K = TypeVar("K")
 READY_TIMEOUT_S: Final = 60.0
@@ -129,7 +129,7 @@ def start_reference(config: str, db_path: Path, account: Account, log_dir: Path,
     port = free_port()
     argv = [
         sys.executable, "-m", "bench.refs.serve", config, f"--port={port}", f"--db={db_path}",
-        f"--user={account.wsid}:{account.password}:{account.name}",
+        f"--user={account.wsid}:{account.password}:{account.name}", f"--token={ARCGIS_TOKEN}:{account.name}",
     ]  # fmt: skip
     return wait_ready(launch(f"ref-{config}", argv, clean_env({}), log_dir, cpus))
 

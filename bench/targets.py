@@ -51,6 +51,8 @@ def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
         yield _p99_verdict(results, workload, 16, 40.0, title)
         yield _p99_verdict(results, workload, 1, 5.0, title)
     yield _ratio_verdict(results, "casjobs-get-status", "E", 0.8, "HTTP GET GetJobStatus")
+    yield _ratio_verdict(results, "arcgis-rest-status", "E", 0.8, "ArcGIS job status")
+    yield _p99_verdict(results, "arcgis-rest-status", 16, 40.0, "ArcGIS job status")
 
 
 def _multicore(results: dict[str, Any]) -> Iterator[Verdict]:

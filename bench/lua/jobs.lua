@@ -1,25 +1,32 @@
 -- wrk script for jobgate's benchmarks (bench/load.py builds the arguments).
 -- Walks jobId over a permutation of 1..n (id = i*step mod n + 1, step coprime to n), so each CancelJob
 -- of a run hits a different job and really changes a row. The marker __JOBID__ in the path or body
--- stands for the job id. Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
+-- stands for the job id, __JOBKEY__ for its key. Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
 --
 -- args: method path body n step [header "Name: value"]...
 
 local MARK = "__JOBID__"
+local KEYMARK = "__JOBKEY__" -- the job's key: its id as 32 zero-padded digits (bench/store.py seeds them so)
 local method, path_parts, body_parts, headers
 local n, step, i = 1, 1, 0
 
 local function split(template)
-  local at = string.find(template, MARK, 1, true)
+  local mark, at = MARK, string.find(template, MARK, 1, true)
+  if not at then
+    mark, at = KEYMARK, string.find(template, KEYMARK, 1, true)
+  end
   if not at then
     return { template }
   end
-  return { string.sub(template, 1, at - 1), string.sub(template, at + #MARK) }
+  return { string.sub(template, 1, at - 1), string.sub(template, at + #mark), mark == KEYMARK }
 end
 
 local function fill(parts, id)
   if #parts == 1 then
     return parts[1]
+  end
+  if parts[3] then
+    return parts[1] .. string.format("%032d", id) .. parts[2]
   end
   return parts[1] .. id .. parts[2]
 end

@@ -2,8 +2,8 @@
 synchronous=NORMAL), the credential look-up, and the raw ASGI plumbing. Stand-alone: imports no jobgate."""
 
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,6 +35,7 @@ _jobs = Table(
     "jobs",
     MetaData(),
     Column("id", Integer, primary_key=True),
+    Column("key", String),
     Column("owner", String),
     Column("state", String),
     Column("state_changed_at", DateTime),
@@ -49,6 +50,7 @@ _CANCEL: Final = (
     .values(state="Canceling", state_changed_at=bindparam("at"), version=_jobs.c.version + 1)
 )
 _STATE: Final = select(_jobs.c.state).where(_jobs.c.id == bindparam("job"), _jobs.c.owner == bindparam("who"))
+_STATE_BY_KEY: Final = select(_jobs.c.state).where(_jobs.c.key == bindparam("key"), _jobs.c.owner == bindparam("who"))
 
 
 def sqlite_engine(path: str, pool_size: int = 10) -> Engine:
@@ -80,20 +82,32 @@ class JobTable:
             state = conn.execute(_STATE, {"job": job_id, "who": owner}).scalar()
         return None if state is None else STATUS.get(state, STATUS_FINISHED)
 
+    def state_by_key(self, owner: str, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            state = conn.execute(_STATE_BY_KEY, {"key": key, "who": owner}).scalar()
+        return None if state is None else str(state)
+
 
 @dataclass
 class Users:
     """(wsid, password) → user name: what a verified-credential cache hit gives (no hashing here)."""
 
     known: dict[tuple[str, str], str]
+    tokens: dict[str, str] = field(default_factory=dict)  # ArcGIS token → user name
 
     @classmethod
-    def parse(cls, specs: list[str]) -> "Users":
-        known = {}
+    def parse(cls, specs: Sequence[str], token_specs: Sequence[str] = ()) -> "Users":
+        known, tokens = {}, {}
         for spec in specs:
             wsid, password, name = spec.split(":", 2)
             known[(wsid, password)] = name
-        return cls(known)
+        for spec in token_specs:
+            token, name = spec.rsplit(":", 1)
+            tokens[token] = name
+        return cls(known, tokens)
+
+    def token_owner(self, token: str | None) -> str | None:
+        return self.tokens.get(token or "")
 
     def owner(self, wsid: str | None, password: str | None) -> str | None:
         return self.known.get((wsid or "", password or ""))

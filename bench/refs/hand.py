@@ -1,6 +1,9 @@
 """Configuration E: hardened lxml parse + extraction of wsId/pw/jobId + the job statement (CancelJob: the
-compare-and-set UPDATE; GetJobStatus: one SELECT), run inline on the event loop. No Spyne."""
+compare-and-set UPDATE; GetJobStatus: one SELECT), run inline on the event loop. No Spyne. ArcGIS GP job
+status likewise: the path and query parsed, the token looked up in memory, one SELECT, `json.dumps`."""
 
+import json
+import re
 from typing import Final
 
 from lxml import etree
@@ -22,6 +25,10 @@ from bench.refs.common import (
 
 _BODY: Final = f"{{{SOAP11}}}Body"
 _FIELDS: Final = {f"{{{TNS}}}{name}": name for name in ("wsId", "pw", "jobId")}
+_ARCGIS_JOB: Final = re.compile(r"^/arcgis/rest/services/[^/]+/GPServer/[^/]+/jobs/j([0-9a-f]{32})$")
+_ESRI: Final = {"Submitted": "esriJobWaiting", "Suspended": "esriJobWaiting", "Executing": "esriJobExecuting",
+                "Canceling": "esriJobCancelling", "Cancelled": "esriJobCancelled", "Failed": "esriJobFailed",
+                "Finished": "esriJobSucceeded"}  # fmt: skip
 
 
 def _parser() -> etree.XMLParser:
@@ -57,8 +64,22 @@ def make_app(jobs: JobTable, users: Users) -> object:
             return 500, wire.fault("No such job.")
         return 200, wire.status_response(status) if soap else wire.asmx_int(status)
 
+    def arcgis_status(scope: Scope) -> tuple[int, bytes]:
+        found = _ARCGIS_JOB.match(scope["path"])
+        owner = users.token_owner(query_args(scope).get("token"))
+        if owner is None:
+            return 200, json.dumps({"error": {"code": 498, "message": "Invalid Token", "details": []}}).encode()
+        state = jobs.state_by_key(owner, found.group(1)) if found else None
+        if state is None:
+            return 200, json.dumps({"error": {"code": 400, "message": "Invalid URL", "details": []}}).encode()
+        return 200, json.dumps({"jobId": f"j{found.group(1) if found else ''}", "jobStatus": _ESRI[state]}).encode()
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
+        if scope["path"].startswith("/arcgis/"):
+            status, reply = arcgis_status(scope)
+            await respond(send, status, reply, b"application/json; charset=UTF-8")
+            return
         op = operation_of_path(scope)
         try:
             status, reply = answer(op, query_args(scope), False) if op else answer(*_soap_call(body, parser), True)
