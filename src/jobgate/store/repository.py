@@ -114,8 +114,8 @@ def _job(row: Row[Any] | Mapping[str, Any]) -> Job:
     )
 
 
-def _event(row: Row[Any]) -> JobEvent:
-    m = row._mapping
+def _event(row: Row[Any] | Mapping[str, Any]) -> JobEvent:
+    m = row._mapping if isinstance(row, Row) else row
     return JobEvent(
         job_id=m["job_id"],
         seq=m["seq"],
@@ -241,7 +241,7 @@ class SqlJobRepository(_Repository):
         )
 
     def events(self, job_id: int) -> list[JobEvent]:
-        return [_event(row) for row in self._conn.execute(_EVENTS, {"b_id": job_id})]
+        return [_event(row) for row in self._lean.all(_EVENTS, {"b_id": job_id})]  # ArcGIS status messages
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
         row = self._conn.execute(_CLAIM, {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}).first()
