@@ -162,6 +162,47 @@ class TestAdminDelete:
         assert answer.json() == {"status": "error", "messages": [f"Unable to delete job :[{job_id}]"], "code": 400}
 
 
+class TestAdminQuery:
+    def query(self, http: httpx.Client, admin: ArcUser, service: str, **params: Any) -> dict[str, Any]:
+        url = f"{ROOT}/admin/services/{service}.GPServer/jobs/query"
+        found: dict[str, Any] = http.get(url, params={"f": "json", "token": admin.token, **params}).json()
+        return found
+
+    def test_the_jobs_of_a_service_come_newest_first_a_page_at_a_time(
+        self, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        made = [finished_job(http, users["alice"], "queried") for _ in range(3)]
+        bob_s = finished_job(http, users["bob"], "queried")
+
+        everything = self.query(http, users["root"], "queried", startTime=0)
+        first = self.query(http, users["root"], "queried", startTime=0, number=2)
+        second = self.query(http, users["root"], "queried", startTime=0, number=2, start=3)
+        alice_s = self.query(http, users["root"], "queried", startTime=0, userName="alice")
+
+        assert [j["jobID"] for j in everything["jobs"]] == [bob_s, *reversed(made)]
+        assert (first["total"], first["num"], first["start"], first["nextStart"]) == (4, 2, 1, 3)
+        assert (second["num"], second["nextStart"]) == (2, -1)
+        assert {j["jobID"] for j in alice_s["jobs"]} == set(made)
+        assert {j["status"] for j in everything["jobs"]} == {"esriJobSucceeded"}
+
+    def test_filters_by_status_and_time(self, http: httpx.Client, users: dict[str, ArcUser]) -> None:
+        running = executing_job(http, users["alice"], "filtered")
+        finished_job(http, users["alice"], "filtered")
+
+        executing = self.query(http, users["root"], "filtered", startTime=0, jobStatus="esriJobExecuting")
+        future = self.query(http, users["root"], "filtered", startTime=4_000_000_000_000)
+
+        assert [j["jobID"] for j in executing["jobs"]] == [running]
+        assert future["total"] == 0
+        http.post(f"{admin_job_url(running, 'filtered')}/cancel", data={"f": "json", "token": users["root"].token})
+
+    def test_start_time_is_required_and_the_api_is_for_admins(
+        self, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        assert self.query(http, users["root"], "demo")["code"] == 400
+        assert self.query(http, users["alice"], "demo", startTime=0)["code"] == 403
+
+
 class TestWait:
     """The wait= extension answers when the state changes, or when the time is up; never sleep here."""
 

@@ -73,6 +73,23 @@ def _paths() -> dict[str, Any]:
                 requestBody=token_form,
             )
         },
+        f"{wire.ADMIN}/services/{{service}}{wire.GP_SUFFIX}/jobs/query": {
+            "get": _op(
+                "arcgisAdminQuery",
+                "Jobs of a service submitted since startTime (group admin)",
+                "JobPage",
+                [
+                    svc,
+                    F,
+                    TOKEN,
+                    _param("startTime", "query", {"type": "integer"}, required=True),
+                    *(
+                        _param(name, "query", {"type": "string"})
+                        for name in ("endTime", "jobStatus", "userName", "machineName", "start", "number")
+                    ),
+                ],
+            )
+        },
         admin_job: {
             "get": _op("arcgisAdminJob", "A job's information (group admin)", "AdminJob", [svc, job, F, TOKEN])
         },
@@ -129,6 +146,10 @@ def _schemas() -> dict[str, Any]:
                      "properties": {"jobID": JOB_ID, "status": status, "submittedTime": {"type": "integer"},
                                     "endTime": {"type": "integer"}, "username": _STR, "machinename": _STR,
                                     "url": _STR}},
+        "JobPage": {"type": "object", "required": ["total", "num", "start", "nextStart", "jobs"],
+                    "properties": {"total": {"type": "integer"}, "num": {"type": "integer"},
+                                   "start": {"type": "integer"}, "nextStart": {"type": "integer"},
+                                   "jobs": {"type": "array", "items": {"$ref": f"{_REF}/schemas/AdminJob"}}}},
         "ArcGisError": {"oneOf": [
             {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],

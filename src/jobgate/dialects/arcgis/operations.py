@@ -1,14 +1,16 @@
 """What each ArcGIS operation does, as plain functions over the service layer (run off the event loop by
 routes.py). They parse nothing and render nothing: values in, a job or an outcome out."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jobgate.dialects.arcgis import wire
 from jobgate.dialects.arcgis.errors import NothingCancelled
 from jobgate.domain.errors import InvalidRequest, JobNotFound
-from jobgate.domain.model import Actor, Job, JobEvent, JobSpec
-from jobgate.domain.states import is_terminal
+from jobgate.domain.model import Actor, Job, JobEvent, JobFilter, JobSpec
+from jobgate.domain.states import JobState, is_terminal
 from jobgate.services import JobService
 
 DELETE_REASON = "deleted through the ArcGIS Administrator API"
@@ -68,3 +70,29 @@ def finish_delete(jobs: JobService, actor: Actor, job_id: int, text: str) -> Non
     if not is_terminal(current.state):
         raise NothingCancelled(text)
     jobs.delete(actor, job_id, DELETE_REASON)
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """Admin `jobs/query` ([ADM] query-jobs): jobs of one service submitted in a time window, newest first."""
+
+    service: str
+    since: datetime
+    until: datetime | None = None
+    states: Collection[JobState] | None = None
+    owner: str | None = None
+    start: int = 1  # 1-based, as the Administrator API counts
+    number: int = 10
+
+
+def query(jobs: JobService, actor: Actor, asked: JobQuery) -> tuple[int, list[Job]]:
+    """(how many jobs match, the page of them asked for)."""
+    where = JobFilter(owner=asked.owner, project=asked.service,
+                      states=frozenset(asked.states) if asked.states is not None else None)  # fmt: skip
+    found = [
+        job
+        for job in jobs.list_jobs(actor, where)
+        if job.submitted_at >= asked.since and (asked.until is None or job.submitted_at <= asked.until)
+    ]
+    found.sort(key=lambda job: (job.submitted_at, job.id), reverse=True)
+    return len(found), found[asked.start - 1 : asked.start - 1 + asked.number]

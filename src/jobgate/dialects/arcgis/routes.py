@@ -191,6 +191,42 @@ async def admin_job(call: Call) -> Mapping[str, Any]:
     return wire.admin_job(job, call.base_url + wire.rest_job_path(job), _MACHINE)
 
 
+async def admin_query(call: Call) -> Mapping[str, Any]:
+    asked = _job_query(call)
+    _, (total, page) = await call.as_caller(operations.query, asked, admin=True)
+    jobs = [wire.admin_job(job, call.base_url + wire.rest_job_path(job), _MACHINE) for job in page]
+    return wire.job_page(total, asked.start, jobs)
+
+
+def _job_query(call: Call) -> operations.JobQuery:
+    params = call.params
+    since = _whole(params.get("startTime"), "startTime", minimum=0)
+    if since is None:
+        raise BadInput("'startTime' (milliseconds since the epoch) is required.")
+    until = _whole(params.get("endTime"), "endTime", minimum=0)
+    status = params.get("jobStatus") or None
+    states = wire.admin_states(status) if status else None
+    if status and not states:
+        raise BadInput(f"'jobStatus' must be one of {', '.join(sorted(set(wire.ADMIN_STATUS.values())))}.")
+    return operations.JobQuery(
+        call.path["service"], wire.from_millis(since), None if until is None else wire.from_millis(until), states,
+        params.get("userName") or None, _whole(params.get("start"), "start", minimum=1) or 1,
+        min(_whole(params.get("number"), "number", minimum=1) or 10, MAX_PAGE),
+    )  # fmt: skip
+
+
+def _whole(value: str | None, name: str, minimum: int) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadInput(f"'{name}' must be a whole number.") from None
+    if number < minimum or number > 10**15:
+        raise BadInput(f"'{name}' must be a whole number from {minimum}.")
+    return number
+
+
 async def admin_cancel(call: Call) -> Mapping[str, Any]:
     # seed 004: admin POSTs carry the token in the body
     args = (call.path["job_id"], call.path["service"])
@@ -277,7 +313,10 @@ JOB: Final = "/jobs/{job_id}"
 ADMIN_JOB: Final = f"{wire.ADMIN}/services/{{service}}{wire.GP_SUFFIX}{JOB}"
 GP_TASK: Final = f"{wire.REST}/{{service}}/GPServer/{{task}}"
 
+MAX_PAGE: Final = 1_000
 HOT: Final = (
+    # before the job's own path, which would take `query` for a job id
+    (f"{wire.ADMIN}/services/{{service}}{wire.GP_SUFFIX}/jobs/query", Operation("query", True, READS, admin_query)),
     (ADMIN_JOB, Operation("job", True, READS, admin_job, hot=True)),
     (f"{ADMIN_JOB}/cancel", Operation("cancel", True, POSTS, admin_cancel, hot=True)),
     (f"{GP_TASK}{JOB}", Operation("status", False, READS, job_status, hot=True)),

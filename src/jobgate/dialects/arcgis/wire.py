@@ -3,7 +3,7 @@ f=html|json|pjson encodings (arcgis.md). Nothing else in jobgate speaks them."""
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -111,6 +111,22 @@ def admin_job(job: Job, url: str, machine: str) -> dict[str, Any]:
         "machinename": machine,
         "url": url,
     }
+
+
+def from_millis(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def admin_states(status: str) -> frozenset[JobState]:
+    """The core states an admin `jobStatus` filter names (esriJobSubmitted covers Submitted and Suspended)."""
+    return frozenset(state for state, name in ADMIN_STATUS.items() if name == status)
+
+
+def job_page(total: int, start: int, page: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Admin jobs/query ([ADM]): `nextStart` is -1 on the last page."""
+    following = start + len(page)
+    return {"total": total, "num": len(page), "start": start, "nextStart": following if following <= total else -1,
+            "jobs": list(page)}  # fmt: skip
 
 
 def rest_job_path(job: Job) -> str:
