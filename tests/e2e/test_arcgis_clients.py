@@ -1,5 +1,6 @@
 """Esri's own JavaScript client, `@esri/arcgis-rest-request` (npm, tests/e2e/arcgis_js/, installed by .ci/run),
-drives jobgate's GP REST jobs unmodified: generateToken, submitJob, waitForCompletion, cancelJob, and its
+drives jobgate's GP REST jobs unmodified: generateToken, submitJob, waitForCompletion, getResult, cancelJob,
+and its
 handling of a bad token."""
 
 import json
@@ -39,6 +40,7 @@ def test_the_client_submits_and_waits_for_completion(seen: dict[str, Any]) -> No
     assert seen["quickId"].startswith("j")
     assert seen["quickStatus"] == "Succeeded"
     assert seen["quickMessages"] == ["Submitted.", "Executing...", "Succeeded."]
+    assert seen["quickResult"] == ["result", "GPString", "slept 0.2 s"]  # getResult: …/jobs/<id>/results/result
 
 
 def test_the_client_cancels_a_running_job(seen: dict[str, Any]) -> None:

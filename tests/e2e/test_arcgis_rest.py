@@ -73,6 +73,23 @@ class TestGpJobs:
         messages = [m["description"] for m in status(http, users["alice"], job_id)["messages"]]
         assert messages == ["Submitted.", "Executing...", "Cancelling...", "Cancelled."]
 
+    def test_a_succeeded_job_lists_its_results_and_inputs_and_serves_each(
+        self, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        job_id = finished_job(http, users["alice"])
+        params = {"f": "json", "token": users["alice"].token}
+
+        body = status(http, users["alice"], job_id)
+        result = http.get(f"{task_url()}/jobs/{job_id}/results/result", params=params).json()
+        seconds = http.get(f"{task_url()}/jobs/{job_id}/inputs/seconds", params=params).json()
+        unknown = http.get(f"{task_url()}/jobs/{job_id}/results/nothing", params=params).json()
+
+        assert body["results"]["result"] == {"paramUrl": "results/result"}
+        assert body["inputs"] == {"seconds": {"paramUrl": "inputs/seconds"}}
+        assert result == {"paramName": "result", "dataType": "GPString", "value": "slept 0 s"}
+        assert seconds == {"paramName": "seconds", "dataType": "GPString", "value": "0"}
+        assert unknown == INVALID_URL
+
     def test_cancel_of_a_finished_job_is_refused_and_changes_nothing(
         self, http: httpx.Client, users: dict[str, ArcUser]
     ) -> None:

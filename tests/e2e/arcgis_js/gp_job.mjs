@@ -19,6 +19,8 @@ seen.quickId = quick.id;
 const done = await quick.waitForCompletion();
 seen.quickStatus = done.status;
 seen.quickMessages = (done.messages || []).map((m) => m.description);
+const output = await quick.getResult("result");
+seen.quickResult = [output.paramName, output.dataType, output.value];
 
 // a long job, cancelled by the client once it runs
 const slow = await Job.submitJob({ url: task, params: { seconds: 60 }, authentication });

@@ -122,6 +122,22 @@ def _paths() -> dict[str, Any]:
         f"{gp}/jobs/{{job_id}}": {
             "get": _op("arcgisJobStatus", "A GP job's status and messages", "Job", [svc, task, job, F, TOKEN, WAIT])
         },
+        f"{gp}/jobs/{{job_id}}/{{kind}}/{{name}}": {
+            "get": _op(
+                "arcgisJobParameter",
+                "A succeeded job's output (results) or a job's input (inputs)",
+                "Parameter",
+                [
+                    svc,
+                    task,
+                    job,
+                    _param("kind", "path", {"enum": ["results", "inputs"]}, required=True),
+                    _path("name"),
+                    F,
+                    TOKEN,
+                ],
+            )
+        },
         f"{gp}/jobs/{{job_id}}/cancel": {
             "post": _op("arcgisJobCancel", "Cancel a GP job", "Job", [svc, task, job, F, TOKEN])
         },
@@ -146,6 +162,8 @@ def _schemas() -> dict[str, Any]:
                      "properties": {"jobID": JOB_ID, "status": status, "submittedTime": {"type": "integer"},
                                     "endTime": {"type": "integer"}, "username": _STR, "machinename": _STR,
                                     "url": _STR}},
+        "Parameter": {"type": "object", "required": ["paramName", "dataType", "value"],
+                      "properties": {"paramName": _STR, "dataType": _STR, "value": {}}},
         "JobPage": {"type": "object", "required": ["total", "num", "start", "nextStart", "jobs"],
                     "properties": {"total": {"type": "integer"}, "num": {"type": "integer"},
                                    "start": {"type": "integer"}, "nextStart": {"type": "integer"},

@@ -32,6 +32,16 @@ def job_with_messages(jobs: JobService, actor: Actor, text: str, service: str, t
     return _in_service(found, text, service, task), events
 
 
+def job_parameter(jobs: JobService, actor: Actor, text: str, service: str, task: str, kind: str, name: str) -> Any:
+    """A succeeded job's output (`results`) or any job's input (`inputs`), as a GP parameter."""
+    found = job(jobs, actor, text, service, task)
+    listed = {"results": wire.results, "inputs": wire.inputs}.get(kind)
+    typed = None if listed is None else listed(found).get(name)
+    if typed is None:
+        raise JobNotFound(f"{text}/{kind}/{name}")
+    return wire.parameter(name, typed)
+
+
 def submit(jobs: JobService, actor: Actor, service: str, task: str, inputs: Mapping[str, Any]) -> Job:
     """GP submitJob: the GP task names the jobgate task, the service is the job's project."""
     if not jobs.knows_task(task):

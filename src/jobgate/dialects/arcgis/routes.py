@@ -301,6 +301,14 @@ async def rest_cancel(call: Call) -> Mapping[str, Any]:
     return wire.rest_cancelled(job)
 
 
+async def job_parameter(call: Call) -> Mapping[str, Any]:
+    """GP `…/jobs/<jobId>/results/<name>` and `…/inputs/<name>` (what Esri's getResult fetches)."""
+    path = call.path
+    where = (path["job_id"], path["service"], path["task"], path["kind"], path["name"])
+    _, found = await call.as_caller(operations.job_parameter, *where)
+    return dict(found)
+
+
 async def invalid_url(call: Call) -> Mapping[str, Any]:
     raise JobNotFound(call.scope.get("path", ""))
 
@@ -327,6 +335,7 @@ COLD: Final = (
     (f"{wire.ADMIN}/generateToken", Operation("generateToken", True, POSTS, admin_token)),
     (f"{wire.ROOT}/tokens/generateToken", Operation("generateToken", False, POSTS, rest_token)),
     (f"{GP_TASK}/submitJob", Operation("submitJob", False, READS, submit_job)),
+    (f"{GP_TASK}{JOB}/{{kind}}/{{name}}", Operation("parameter", False, READS, job_parameter)),
 )
 FALLBACK: Final = (f"{wire.ROOT}/{{rest:path}}", Operation("invalid", False, frozenset(EVERY_METHOD), invalid_url))
 

@@ -49,6 +49,7 @@ ADMIN_STATUS: Final[Mapping[JobState, str]] = {
     JobState.SUSPENDED: "esriJobSubmitted",
 }
 SUBMITTED: Final = "esriJobSubmitted"
+SUCCEEDED: Final = "esriJobSucceeded"
 
 INFORMATIVE: Final = "esriJobMessageTypeInformative"
 ERROR: Final = "esriJobMessageTypeError"
@@ -85,11 +86,42 @@ def message(event: JobEvent) -> dict[str, str]:
 
 
 def rest_job(job: Job, events: Sequence[JobEvent] | None) -> dict[str, Any]:
-    """GP REST job resource ([GP] gp-job)."""
+    """GP REST job resource ([GP] gp-job): `results` once succeeded, `inputs` always."""
     body: dict[str, Any] = {"jobId": wire_id(job), "jobStatus": REST_STATUS[job.state]}
+    outputs = results(job)
+    if outputs:
+        body["results"] = {name: {"paramUrl": f"results/{name}"} for name in outputs}
+    body["inputs"] = {name: {"paramUrl": f"inputs/{name}"} for name in job.params}
     if events is not None:
         body["messages"] = [message(event) for event in events if event.stage != "delete"]
     return body
+
+
+def results(job: Job) -> dict[str, tuple[str, Any]]:
+    """A succeeded job's outputs as GP parameters: name → (dataType, value); none before it succeeds."""
+    if REST_STATUS[job.state] != SUCCEEDED:
+        return {}
+    found = {"result": ("GPString", job.result), "rows": ("GPLong", job.rows), "output": ("GPString", job.output_loc)}
+    return {name: typed for name, typed in found.items() if typed[1] is not None}
+
+
+def inputs(job: Job) -> dict[str, tuple[str, Any]]:
+    return {name: (_gp_type(value), value) for name, value in job.params.items()}
+
+
+def _gp_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "GPBoolean"
+    if isinstance(value, int):
+        return "GPLong"
+    if isinstance(value, float):
+        return "GPDouble"
+    return "GPString"  # text as submitted; JSON objects and arrays come back as submitted too
+
+
+def parameter(name: str, typed: tuple[str, Any]) -> dict[str, Any]:
+    """`…/jobs/<jobId>/results/<name>` and `…/inputs/<name>` ([GP])."""
+    return {"paramName": name, "dataType": typed[0], "value": typed[1]}
 
 
 def rest_cancelled(job: Job) -> dict[str, Any]:
