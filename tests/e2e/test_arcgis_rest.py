@@ -339,3 +339,12 @@ class TestBadInput:
         job_id = submit(http, users["alice"], seconds=0.1)
 
         wait_for_status(http, users["alice"], job_id, {"esriJobSucceeded"})
+
+
+def test_the_server_log_shows_no_token_and_no_password(server: JobgateServer, users: dict[str, ArcUser]) -> None:
+    log = server.log_text()
+
+    assert "arcgis" in log  # the access log did record the module's calls
+    for user in users.values():
+        assert user.token not in log
+        assert user.password not in log
