@@ -67,6 +67,13 @@ def arcgis_status() -> Request:
     return Request("GET", f"/arcgis/rest/services/{ARCGIS_SERVICE}/GPServer/sleep/jobs/j{KEYMARK}?{query}")
 
 
+def arcgis_cancel() -> Request:
+    """An ArcGIS GP cancel as Esri's JS client sends it: POST …/jobs/j<key>/cancel, form body with the token."""
+    body = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN, "returnMessages": "false"})
+    path = f"/arcgis/rest/services/{ARCGIS_SERVICE}/GPServer/sleep/jobs/j{KEYMARK}/cancel"
+    return Request("POST", path, body, (("Content-Type", "application/x-www-form-urlencoded"),))
+
+
 @dataclass(frozen=True)
 class Workload:
     key: str
@@ -90,7 +97,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
         Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
         Workload("cisco-rest-cancel", "Cisco", "REST", "cancelJob", True, None),
         Workload("arcgis-rest-status", "ArcGIS", "REST", "jobs/<jobId>", False, arcgis_status()),
-        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
+        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<jobId>/cancel", True, arcgis_cancel()),
     )
 
 

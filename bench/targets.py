@@ -53,6 +53,7 @@ def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
     yield _ratio_verdict(results, "casjobs-get-status", "E", 0.8, "HTTP GET GetJobStatus")
     yield _ratio_verdict(results, "arcgis-rest-status", "E", 0.8, "ArcGIS job status")
     yield _p99_verdict(results, "arcgis-rest-status", 16, 40.0, "ArcGIS job status")
+    yield _p99_verdict(results, "arcgis-rest-cancel", 16, 40.0, "ArcGIS cancel")
 
 
 def _multicore(results: dict[str, Any]) -> Iterator[Verdict]:

@@ -50,6 +50,15 @@ _CANCEL: Final = (
     .values(state="Canceling", state_changed_at=bindparam("at"), version=_jobs.c.version + 1)
 )
 _STATE: Final = select(_jobs.c.state).where(_jobs.c.id == bindparam("job"), _jobs.c.owner == bindparam("who"))
+_CANCEL_BY_KEY: Final = (
+    update(_jobs)
+    .where(
+        _jobs.c.key == bindparam("b_key"),
+        _jobs.c.owner == bindparam("who"),
+        _jobs.c.state.in_(["Submitted", "Executing"]),
+    )
+    .values(state="Canceling", state_changed_at=bindparam("at"), version=_jobs.c.version + 1)
+)
 _STATE_BY_KEY: Final = select(_jobs.c.state).where(_jobs.c.key == bindparam("key"), _jobs.c.owner == bindparam("who"))
 
 
@@ -81,6 +90,11 @@ class JobTable:
         with self.engine.connect() as conn:
             state = conn.execute(_STATE, {"job": job_id, "who": owner}).scalar()
         return None if state is None else STATUS.get(state, STATUS_FINISHED)
+
+    def cancel_by_key(self, owner: str, key: str) -> bool:
+        at = datetime.now(UTC).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            return conn.execute(_CANCEL_BY_KEY, {"b_key": key, "who": owner, "at": at}).rowcount == 1
 
     def state_by_key(self, owner: str, key: str) -> str | None:
         with self.engine.connect() as conn:

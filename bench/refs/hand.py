@@ -4,6 +4,7 @@ status likewise: the path and query parsed, the token looked up in memory, one S
 
 import json
 import re
+import urllib.parse
 from typing import Final
 
 from lxml import etree
@@ -25,7 +26,7 @@ from bench.refs.common import (
 
 _BODY: Final = f"{{{SOAP11}}}Body"
 _FIELDS: Final = {f"{{{TNS}}}{name}": name for name in ("wsId", "pw", "jobId")}
-_ARCGIS_JOB: Final = re.compile(r"^/arcgis/rest/services/[^/]+/GPServer/[^/]+/jobs/j([0-9a-f]{32})$")
+_ARCGIS_JOB: Final = re.compile(r"^/arcgis/rest/services/[^/]+/GPServer/[^/]+/jobs/j([0-9a-f]{32})(/cancel)?$")
 _ESRI: Final = {"Submitted": "esriJobWaiting", "Suspended": "esriJobWaiting", "Executing": "esriJobExecuting",
                 "Canceling": "esriJobCancelling", "Cancelled": "esriJobCancelled", "Failed": "esriJobFailed",
                 "Finished": "esriJobSucceeded"}  # fmt: skip
@@ -64,11 +65,15 @@ def make_app(jobs: JobTable, users: Users) -> object:
             return 500, wire.fault("No such job.")
         return 200, wire.status_response(status) if soap else wire.asmx_int(status)
 
-    def arcgis_status(scope: Scope) -> tuple[int, bytes]:
+    def arcgis_job(scope: Scope, body: bytes) -> tuple[int, bytes]:
+        """GP job status (GET, token in the query) or cancel (POST, token in the form body)."""
         found = _ARCGIS_JOB.match(scope["path"])
-        owner = users.token_owner(query_args(scope).get("token"))
+        form = dict(urllib.parse.parse_qsl(body.decode())) if body else query_args(scope)
+        owner = users.token_owner(form.get("token"))
         if owner is None:
             return 200, json.dumps({"error": {"code": 498, "message": "Invalid Token", "details": []}}).encode()
+        if found and found.group(2):
+            jobs.cancel_by_key(owner, found.group(1))
         state = jobs.state_by_key(owner, found.group(1)) if found else None
         if state is None:
             return 200, json.dumps({"error": {"code": 400, "message": "Invalid URL", "details": []}}).encode()
@@ -77,7 +82,7 @@ def make_app(jobs: JobTable, users: Users) -> object:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
         if scope["path"].startswith("/arcgis/"):
-            status, reply = arcgis_status(scope)
+            status, reply = arcgis_job(scope, body)
             await respond(send, status, reply, b"application/json; charset=UTF-8")
             return
         op = operation_of_path(scope)
