@@ -18,11 +18,11 @@ HERE: Final = Path(__file__).parent / "arcgis_js"
 
 @pytest.fixture(scope="module")
 def seen(module_jobgate_server: Any) -> dict[str, Any]:
-    node = shutil.which("node")
+    node, npm = shutil.which("node"), shutil.which("npm")
     assert node is not None, "node is needed for the ArcGIS JS client test (.ci/run installs it)"
-    assert (HERE / "node_modules" / "@esri" / "arcgis-rest-request").is_dir(), (
-        f"run `npm ci --prefix {HERE}` first (.ci/run does)"
-    )
+    if not (HERE / "node_modules" / "@esri" / "arcgis-rest-request").is_dir():
+        assert npm is not None, f"run `npm ci --prefix {HERE}` first (.ci/run does)"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True, timeout=600)
     server: JobgateServer = module_jobgate_server(JOBGATE_RUNNERS=2)
     server.cli.run("user", "add", "alice", "--password", "alice-Js-3")
     done = subprocess.run([node, "gp_job.mjs", server.url, "alice", "alice-Js-3"], cwd=HERE, capture_output=True,
