@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobgate.app import Components
-from jobgate.domain.errors import BadCredentials
+from jobgate.domain.errors import BadCredentials, TokenExpired
 from jobgate.domain.model import ADMIN_GROUP, Credentials
 from jobgate.services import Authenticator
 from jobgate.store import SqlUnitOfWorkFactory
@@ -34,8 +34,9 @@ def test_an_expired_or_revoked_token_is_refused(parts: Components) -> None:
     live, _ = parts.jobs.auth.issue_token_until(user, "arcgis", 3600.0)
 
     assert check(parts.jobs.auth, live) == "alice"
-    with pytest.raises(BadCredentials):
+    with pytest.raises(TokenExpired):
         check(parts.jobs.auth, expired)
     parts.jobs.auth.revoke_token(live)
-    with pytest.raises(BadCredentials):
+    with pytest.raises(BadCredentials) as refused:
         check(parts.jobs.auth, live)
+    assert not isinstance(refused.value, TokenExpired)  # revoked is gone, not expired

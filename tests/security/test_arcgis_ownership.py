@@ -106,6 +106,8 @@ def refusal(actor: str, op: str) -> dict[str, Any] | None:
     admin = op in ADMIN_OPS
     if actor == "no token":
         return TOKEN_REQUIRED[admin]
+    if actor == "expired token" and admin:  # arcgis.md [PUP]: the admin API names the expiry
+        return {"status": "error", "messages": ["Token Expired."], "code": 498}
     if actor in ("bad token", "expired token"):
         return BAD_TOKEN[admin]
     if admin and actor != "admin":

@@ -222,6 +222,10 @@ class FakeTokenRepository:
         entry = self.rows.get(token_hash)
         return entry[0] if entry is not None and entry[2] > now else None
 
+    def expired(self, token_hash: str, now: datetime) -> bool:
+        entry = self.rows.get(token_hash)
+        return entry is not None and entry[2] <= now
+
     def revoke(self, token_hash: str) -> None:
         self.rows.pop(token_hash, None)
 

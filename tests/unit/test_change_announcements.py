@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobgate.domain.errors import BadCredentials, TransitionRefused
+from jobgate.domain.errors import TokenExpired, TransitionRefused
 from jobgate.domain.model import Actor, Channel, Credentials, Job, JobFilter, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.services import JobService
@@ -90,5 +90,5 @@ class TestTasksAndTokens:
         assert expires_at == clock.now() + timedelta(seconds=60)
         assert jobs.authenticate(Credentials("t1", token, "token"), Channel.ARCGIS).name == "alice"
         clock.advance(61)
-        with pytest.raises(BadCredentials):
+        with pytest.raises(TokenExpired):
             jobs.authenticate(Credentials("t1", token, "token"), Channel.ARCGIS)

@@ -90,6 +90,10 @@ class TokenRepository(Protocol):
 
     def owner_of(self, token_hash: str, now: datetime) -> str | None: ...
 
+    def expired(self, token_hash: str, now: datetime) -> bool:
+        """True when this token was issued and has run out (read only after a refused check)."""
+        ...
+
     def revoke(self, token_hash: str) -> None: ...
 
 

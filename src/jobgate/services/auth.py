@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobgate.domain.errors import BadCredentials
+from jobgate.domain.errors import BadCredentials, TokenExpired
 from jobgate.domain.model import Credentials, User
 from jobgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
 
@@ -198,7 +198,7 @@ class Authenticator:
         user = self._check(creds)
         if user is None:
             self.throttle.failed(*keys)
-            raise BadCredentials()
+            raise TokenExpired() if creds.kind == "token" and self._expired(creds.secret) else BadCredentials()
         self.throttle.succeeded(account)
         if creds.kind != "token":  # a token costs no hash to check, and a cached one would outlive its expiry
             self.cache.put(key, user)
@@ -230,6 +230,10 @@ class Authenticator:
         with self._uow(write=False) as uow:
             owner = uow.tokens.owner_of(token_digest(token), self._clock.now())
             return uow.users.by_name(owner) if owner else None
+
+    def _expired(self, token: str) -> bool:
+        with self._uow(write=False) as uow:
+            return uow.tokens.expired(token_digest(token), self._clock.now())
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:

@@ -374,5 +374,9 @@ class SqlTokenRepository(_Repository):
         row = self._lean.first(_TOKEN_OWNER, {"b_hash": token_hash, "b_now": now})
         return None if row is None else str(row["owner"])
 
+    def expired(self, token_hash: str, now: datetime) -> bool:
+        query = select(tokens.c.expires_at).where(tokens.c.token_hash == token_hash, tokens.c.expires_at <= now)
+        return self._conn.execute(query).first() is not None
+
     def revoke(self, token_hash: str) -> None:
         self._conn.execute(tokens.delete().where(tokens.c.token_hash == token_hash))

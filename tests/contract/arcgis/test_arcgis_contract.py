@@ -7,6 +7,7 @@ made real and the token added to the body; answers are compared with the sample 
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -14,6 +15,9 @@ import httpx
 import pytest
 from lxml import html
 
+from jobgate.domain.model import User
+from jobgate.services import Authenticator
+from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from support.arcgis import (
     ROOT,
     ArcUser,
@@ -26,11 +30,24 @@ from support.arcgis import (
     task_url,
     wait_for_status,
 )
+from support.fakes import FakeClock, FakeHasher
 from support.server import JobgateServer
 
 HERE: Final = Path(__file__).parent
 SEED_SERVICE: Final = "RasterUtilities"  # seed 004's service name; our jobs are submitted into it
 SEED_JOB: Final = "j290c2d4e60364xx2a0c735fb9b68428a"
+
+
+def expired_token(database_url: str, name: str) -> str:
+    """A token for `name` issued by the store's own code two hours ago for one hour."""
+    engine = make_engine(database_url)
+    try:
+        clock = FakeClock(datetime.now(UTC) - timedelta(hours=2))
+        auth = Authenticator(SqlUnitOfWorkFactory(engine), FakeHasher(), clock)
+        token, _ = auth.issue_token_until(User(name, 0, "-"), "arcgis", 3600.0)
+    finally:
+        engine.dispose()
+    return token
 
 
 def sample(name: str, **values: str) -> Any:
@@ -200,6 +217,18 @@ class TestTokens:
 
         assert rest.json() == sample("tokens/rest-invalid.json")
         assert admin.json() == sample("tokens/admin-invalid.json")
+
+    def test_an_expired_token_answers_498_and_the_admin_api_says_so(
+        self, server: JobgateServer, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        job_id = finished_job(http, users["alice"])
+        expired = expired_token(server.env["JOBGATE_DATABASE_URL"], "root")
+
+        rest = http.get(f"{task_url()}/jobs/{job_id}", params={"f": "json", "token": expired})
+        admin = http.post(f"{admin_job_url(job_id)}/cancel", data={"f": "json", "token": expired})
+
+        assert rest.json() == sample("tokens/rest-invalid.json")  # arcgis.md: REST, expired = invalid
+        assert admin.json() == sample("tokens/admin-expired.json")
 
     def test_a_wrong_password_gets_no_token(self, http: httpx.Client, users: dict[str, ArcUser]) -> None:
         answer = http.post(f"{ROOT}/tokens/generateToken", data={"username": "alice", "password": "x", "f": "json"})

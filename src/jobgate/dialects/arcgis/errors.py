@@ -17,6 +17,7 @@ from jobgate.domain.errors import (
     JobNotFound,
     NotOwner,
     TaskFailed,
+    TokenExpired,
     TransitionRefused,
 )
 
@@ -78,6 +79,7 @@ _BAD_LOGIN = ArcGisError(400, "Unable to generate token.", _fixed("Unable to gen
 ERRORS: Final = ErrorTable[ArcGisError](
     {
         TokenRequired: ArcGisError(499, "Token Required", _fixed(_TOKEN_DOC), 401),
+        TokenExpired: ArcGisError(498, "Invalid Token", _fixed("Token Expired."), 401),  # arcgis.md [PUP]
         BadCredentials: ArcGisError(
             498, "Invalid Token", _fixed("Could not decrypt token. Token may not be valid."), 401
         ),
