@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from jobgate.domain.errors import BadCredentials
+from jobgate.domain.errors import BadCredentials, TokenExpired
 from jobgate.domain.model import Channel, Credentials, User
 from jobgate.services import Authenticator, AuthPolicy, JobService
 from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
@@ -72,6 +72,19 @@ class TestAuthenticate:
     def test_bad_credentials_are_refused(self, jobs: JobService, carol: User, creds: Credentials) -> None:
         with pytest.raises(BadCredentials):
             jobs.authenticate(creds, Channel.CASJOBS)
+
+    def test_token_checks_are_never_held_off_and_an_expired_one_always_says_so(
+        self, jobs: JobService, clock: FakeClock, carol: User
+    ) -> None:
+        dead, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=30)
+        live, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=3600)
+        clock.advance(31)
+        for _ in range(20):  # far past the throttle's free failures
+            with pytest.raises(BadCredentials):
+                jobs.authenticate(Credentials("", "no-such-token", "token"), Channel.ARCGIS)
+            with pytest.raises(TokenExpired):
+                jobs.authenticate(Credentials("", dead, "token"), Channel.ARCGIS)
+        assert jobs.authenticate(Credentials("", live, "token"), Channel.ARCGIS).name == "carol"
 
     def test_an_unknown_user_costs_a_password_check_too(
         self, jobs: JobService, hasher: FakeHasher, carol: User

@@ -190,6 +190,8 @@ class Authenticator:
         return user
 
     def _verify(self, creds: Credentials, key: bytes) -> User:
+        if creds.kind == "token":
+            return self._verify_token(creds.secret)
         # no address (an in-process caller) is no reason to throttle every other such caller together
         keys = (f"{creds.kind}:{creds.login}", *((f"addr:{creds.client}",) if creds.client else ()))
         account = keys[0]
@@ -198,10 +200,18 @@ class Authenticator:
         user = self._check(creds)
         if user is None:
             self.throttle.failed(*keys)
-            raise TokenExpired() if creds.kind == "token" and self._expired(creds.secret) else BadCredentials()
+            raise BadCredentials()
         self.throttle.succeeded(account)
-        if creds.kind != "token":  # a token costs no hash to check, and a cached one would outlive its expiry
-            self.cache.put(key, user)
+        self.cache.put(key, user)
+        return user
+
+    def _verify_token(self, token: str) -> User:
+        """No cache (a cached token would outlive its expiry or revocation) and no throttle: a check costs one
+        look-up and no hash, a 256-bit token cannot be guessed, and holding off would only make a dead token's
+        holder hear "invalid" instead of "expired", or a shared key let bad tokens hold off good ones."""
+        user = self._check_token(token)
+        if user is None:
+            raise TokenExpired() if self._expired(token) else BadCredentials()
         return user
 
     def is_verified(self, creds: Credentials) -> bool:

@@ -1,7 +1,6 @@
 """Every identity and token call of the ArcGIS dialect, in one place: generateToken, and the token a call
 carries turned into an actor (arcgis.md, Tokens)."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -52,10 +51,7 @@ def actor(jobs: JobService, token: str | None) -> Actor:
     """The user a token names (no password hash: one indexed look-up); 499 without one, 498 if bad or expired."""
     if not token:
         raise TokenRequired()
-    # the throttle's account key is per token (a shared empty login would let anyone's bad tokens hold off
-    # everyone's good ones), and no address: a 256-bit token cannot be guessed, however often one tries
-    login = hashlib.sha256(token.encode()).hexdigest()[:16]
-    return jobs.authenticate(Credentials(login, token, "token"), Channel.ARCGIS)
+    return jobs.authenticate(Credentials("", token, "token"), Channel.ARCGIS)
 
 
 def administrator(jobs: JobService, token: str | None) -> Actor:
