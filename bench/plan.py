@@ -1,5 +1,6 @@
 """What one benchmark run does: durations, repetitions, sizes, and the workloads as one table of data."""
 
+import base64
 import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -7,12 +8,16 @@ from typing import Final
 from lxml import etree
 
 MARK: Final = "__JOBID__"  # replaced by a job id per request (bench/lua/jobs.lua, client.py)
-KEYMARK: Final = "__JOBKEY__"  # replaced by the job's key: its id as 32 zero-padded digits (store.py seeds them)
-ARCGIS_TOKEN: Final = "bench-arcgis-token-5b0c9e7d4f2a41c8a3e6d1f0b9c2e4a7"  # stored (hashed) by store.py
-ARCGIS_SERVICE: Final = "bench"  # the seeded jobs' project: their GP service
+KEY_MARK: Final = "__JOBKEY__"  # replaced by that job's key: the seeded keys are the id in 32 hex digits
 TNS: Final = "http://Services.Cas.jhu.edu"
 SOAP11: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 JOBS_PATH: Final = "/CasJobs/services/jobs.asmx"
+CISCO_PATH: Final = "/webacs/api/v3"
+SOAP_REFERENCES: Final = ("A", "D", "D2", "E")
+REST_REFERENCES: Final = ("A", "E")  # D and D2 are Spyne SOAP: they have no REST counterpart
+BIRST_TNS: Final = "http://www.birst.com/"
+BIRST_PATH: Final = "/CommandWebService.asmx"
+BIRST_TOKEN: Final = "5eed" * 8  # a live Birst login token of the bench user, seeded into the store (store.py)
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Account:
     groups: tuple[str, ...] = ()
 
 
-BENCH_USER: Final = Account("bench", 1001, "bench-pw-7c1e")
+BENCH_USER: Final = Account("bench", 1001, "bench-pw-7c1e", ("nbi-write", "nbi-read"))
 ADMIN_USER: Final = Account("bench-admin", 1002, "admin-pw-40d2", ("admin",))
 
 
@@ -37,10 +42,13 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
 
     def filled(self, job_id: int) -> tuple[str, bytes]:
-        def fill(text: str) -> str:
-            return text.replace(MARK, str(job_id)).replace(KEYMARK, f"{job_id:032d}")
+        body = self.body.replace(MARK, str(job_id)).replace(KEY_MARK, job_key(job_id))
+        return self.path.replace(MARK, str(job_id)), body.encode()
 
-        return fill(self.path), fill(self.body).encode()
+
+def job_key(job_id: int) -> str:
+    """The key of seeded job `job_id` (store.seed_executing): Birst names a job by its key."""
+    return f"{job_id:032x}"
 
 
 def soap11(op: str, account: Account) -> Request:
@@ -55,23 +63,37 @@ def soap11(op: str, account: Account) -> Request:
     return Request("POST", JOBS_PATH, text, headers)
 
 
+def birst_soap11(op: str, *children: tuple[str, str]) -> Request:
+    """A Birst SOAP 1.1 call as seed 002 shows it: the login token first, then the operation's own values.
+    The seeded jobs have no project, so their spaceID is empty (docs/INTERFACE-EXTENSIONS.md, Birst)."""
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
+    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
+    call = etree.SubElement(body, f"{{{BIRST_TNS}}}{op}", nsmap={None: BIRST_TNS})
+    for name, value in (("token", BIRST_TOKEN), *children):
+        etree.SubElement(call, f"{{{BIRST_TNS}}}{name}").text = value
+    text = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode()
+    headers = (("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", f'"{BIRST_TNS}{op}"'))
+    return Request("POST", BIRST_PATH, text, headers)
+
+
 def http_get(op: str, account: Account) -> Request:
     """A CasJobs ASMX HTTP GET call: /jobs.asmx/<Op>?wsId=…&pw=…&jobId=…"""
     query = urllib.parse.urlencode({"wsId": account.wsid, "pw": account.password, "jobId": MARK})
     return Request("GET", f"{JOBS_PATH}/{op}?{query}")
 
 
-def arcgis_status() -> Request:
-    """An ArcGIS GP job status call as Esri's clients poll it: GET …/jobs/j<key>?f=json&token=…"""
-    query = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN})
-    return Request("GET", f"/arcgis/rest/services/{ARCGIS_SERVICE}/GPServer/sleep/jobs/j{KEYMARK}?{query}")
-
-
-def arcgis_cancel() -> Request:
-    """An ArcGIS GP cancel as Esri's JS client sends it: POST …/jobs/j<key>/cancel, form body with the token."""
-    body = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN, "returnMessages": "false"})
-    path = f"/arcgis/rest/services/{ARCGIS_SERVICE}/GPServer/sleep/jobs/j{KEYMARK}/cancel"
-    return Request("POST", path, body, (("Content-Type", "application/x-www-form-urlencoded"),))
+def cisco_rest(op: str, account: Account) -> Request:
+    """A Cisco PI call with HTTP Basic: PUT cancelrunning with seed 003's XML payload, or GET one JobSummary."""
+    secret = base64.b64encode(f"{account.name}:{account.password}".encode()).decode()
+    auth = ("Authorization", f"Basic {secret}")
+    if op != "cancelrunning":
+        return Request("GET", f"{CISCO_PATH}/data/JobSummary/{MARK}", "", (auth,))
+    payload = etree.Element("jobRunOperationPayload")
+    etree.SubElement(etree.SubElement(payload, "runIds"), "runId").text = MARK
+    text = etree.tostring(payload, xml_declaration=True, encoding="utf-8").decode()
+    return Request(
+        "PUT", f"{CISCO_PATH}/op/jobService/cancelrunning", text, (("Content-Type", "application/xml"), auth)
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,10 @@ class Workload:
     op: str
     writes: bool  # CancelJob: every request moves one job Executing → Canceling
     request: Request | None  # None: the dialect is not implemented yet (a row in the report, no run)
+    references: tuple[str, ...] = SOAP_REFERENCES  # the reference configurations that serve this workload
+    # the reference servers speak CasJobs only: another dialect's row runs on jobgate alone and is held
+    # against the references' numbers of the CasJobs workload named here
+    compared_to: str | None = None
 
     @property
     def title(self) -> str:
@@ -93,11 +119,44 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
         Workload("casjobs-soap-status", "CasJobs", "SOAP 1.1", "GetJobStatus", False, soap11("GetJobStatus", account)),
         Workload("casjobs-soap-cancel", "CasJobs", "SOAP 1.1", "CancelJob", True, soap11("CancelJob", account)),
         Workload("casjobs-get-status", "CasJobs", "HTTP GET", "GetJobStatus", False, http_get("GetJobStatus", account)),
-        Workload("birst-soap-cancel", "Birst", "SOAP 1.1", "cancelJob", True, None),
+        Workload(
+            "birst-soap-status",
+            "Birst",
+            "SOAP 1.1",
+            "getJobStatus",
+            False,
+            birst_soap11("getJobStatus", ("jobToken", KEY_MARK)),
+            compared_to="casjobs-soap-status",
+        ),
+        Workload(
+            "birst-soap-cancel",
+            "Birst",
+            "SOAP 1.1",
+            "cancelJob",
+            True,
+            birst_soap11("cancelJob", ("spaceID", ""), ("jobToken", KEY_MARK)),
+            compared_to="casjobs-soap-cancel",
+        ),
         Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
-        Workload("cisco-rest-cancel", "Cisco", "REST", "cancelJob", True, None),
-        Workload("arcgis-rest-status", "ArcGIS", "REST", "jobs/<jobId>", False, arcgis_status()),
-        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<jobId>/cancel", True, arcgis_cancel()),
+        Workload(
+            "cisco-rest-cancel",
+            "Cisco",
+            "REST",
+            "cancelrunning",
+            True,
+            cisco_rest("cancelrunning", account),
+            REST_REFERENCES,
+        ),
+        Workload(
+            "cisco-rest-summary",
+            "Cisco",
+            "REST",
+            "JobSummary/<id>",
+            False,
+            cisco_rest("JobSummary", account),
+            REST_REFERENCES,
+        ),
+        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
     )
 
 

@@ -7,6 +7,7 @@ from bench.plan import workloads
 
 STYLE: Final = {  # config → (colour, marker); jobgate drawn thick
     "jobgate": ("#d62728", "o"),
+    "jobgate-quiet": ("#ff9896", "o"),
     "A": ("#7f7f7f", "s"),
     "D": ("#1f77b4", "^"),
     "D2": ("#17becf", "v"),

@@ -6,11 +6,13 @@ from typing import Any, Final
 
 from bench import plot
 from bench.plan import workloads
-from bench.sections.throughput import CONFIGS, REFERENCES
+from bench.sections.throughput import CONFIGS, JOBGATE, REFERENCES
 from bench.targets import verdicts
 
 CONFIG_NOTES: Final = {
-    "jobgate": "the full stack: `jobgate serve` (gateway, Spyne, service layer, store), runners off",
+    "jobgate": "the full stack as `jobgate serve` runs out of the box: only the port, the database and the data "
+    "directory set (access log on at level info, 2 runners, inline hot path, fast lane)",
+    "jobgate-quiet": "the same server with logging off: `JOBGATE_ACCESS_LOG=false JOBGATE_LOG_LEVEL=warning`",
     "A": "raw ASGI, read the body, constant reply (framework ceiling)",
     "D": "bare Spyne 2.14 Soap11 (HttpRpc for GET) + the same job statement, via a2wsgi (10 threads)",
     "D2": "D's Spyne app called inline on the event loop by a 30-line shim (no bridge)",
@@ -32,11 +34,15 @@ def _cell(summary: dict[str, Any] | None) -> str:
     return f"{_num(summary['rps'])} ({summary['spread']:.0%}) · {summary['p50_ms']:.2f}/{summary['p99_ms']:.1f}{errors}"
 
 
-def _ratio(results: dict[str, Any], workload: str, c: str, config: str) -> str:
-    by = results.get(workload, {}).get(c, {})
-    if "jobgate" not in by or config not in by or not by[config]["rps"]:
+def _ratio(
+    results: dict[str, Any], workload: str, c: str, config: str, ours: str = "jobgate", against: str | None = None
+) -> str:
+    """`ours`'s req/s on `workload` over `config`'s on the same workload, or on `against` (the CasJobs workload
+    a dialect the references do not speak is held against)."""
+    mine, theirs = results.get(workload, {}).get(c, {}), results.get(against or workload, {}).get(c, {})
+    if ours not in mine or config not in theirs or not theirs[config]["rps"]:
         return "–"
-    return f"{by['jobgate']['rps'] / by[config]['rps']:.2f}"
+    return f"{mine[ours]['rps'] / theirs[config]['rps']:.2f}"
 
 
 def _machine(results: dict[str, Any]) -> Iterator[str]:
@@ -67,11 +73,14 @@ def _overview(section: dict[str, Any]) -> Iterator[str]:
         if w.request is None:
             yield f"| {w.title} | not yet implemented | | | | |"
             continue
-        ratios = " | ".join(_ratio(res, w.key, "16", cfg) for cfg in REFERENCES)
-        yield f"| {w.title} | {_cell(res.get(w.key, {}).get('16', {}).get('jobgate'))} | {ratios} |"
+        against = f" (× the references' {w.compared_to})" if w.compared_to else ""
+        for ours in JOBGATE:
+            title = w.title + against if ours == "jobgate" else "  ↳ same, logging off"
+            ratios = " | ".join(_ratio(res, w.key, "16", cfg, ours, w.compared_to) for cfg in REFERENCES)
+            yield f"| {title} | {_cell(res.get(w.key, {}).get('16', {}).get(ours))} | {ratios} |"
 
 
-def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[str]:
+def _workload_table(section: dict[str, Any], key: str, title: str, against: str | None = None) -> Iterator[str]:
     by_c = section["results"].get(key, {})
     concs = sorted(by_c, key=int)
     yield f"### {title}\n"
@@ -80,7 +89,10 @@ def _workload_table(section: dict[str, Any], key: str, title: str) -> Iterator[s
     for cfg in CONFIGS:
         yield f"| {cfg} | " + " | ".join(_cell(by_c[c].get(cfg)) for c in concs) + " |"
     for cfg in REFERENCES:
-        yield f"| *jobgate/{cfg}* | " + " | ".join(_ratio(section["results"], key, c, cfg) for c in concs) + " |"
+        ratios = (_ratio(section["results"], key, c, cfg, against=against) for c in concs)
+        yield f"| *jobgate/{cfg}*{f' ({against})' if against else ''} | " + " | ".join(ratios) + " |"
+    quiet = [_ratio(section["results"], key, c, "jobgate-quiet") for c in concs]
+    yield "| *jobgate/jobgate-quiet* (logging's share) | " + " | ".join(quiet) + " |"
     others = [max((by_c[c][cfg].get("foreign_cpu", 0.0) for cfg in by_c[c]), default=0.0) for c in concs]
     yield "| *others' CPU (max)* | " + " | ".join(f"{x:.2f}" for x in others) + " |"
     yield from _rows_check(by_c, concs)
@@ -116,12 +128,15 @@ def _throughput(results: dict[str, Any]) -> Iterator[str]:
     )
     yield "| cfg | what |\n|---|---|"
     yield from (f"| {cfg} | {CONFIG_NOTES[cfg]} |" for cfg in CONFIGS)
-    yield "\n#### At c=16, all dialects\n"
+    yield (
+        "\n#### At c=16, all dialects\n\njobgate as it runs out of the box; the row beneath each workload is the same "
+        "server with logging off, so what the access log costs stays in view.\n"
+    )
     yield from _overview(section)
     yield ""
     for w in workloads():
         if w.request is not None and w.key in section["results"]:
-            yield from _workload_table(section, w.key, w.title)
+            yield from _workload_table(section, w.key, w.title, w.compared_to)
     yield "![throughput and p99 against concurrency](perf-throughput.png)\n"
 
 
@@ -334,8 +349,17 @@ METHOD: Final = """- **Same work?** Not quite, on purpose: the reference servers
   parameters), jobs and their `submit`/`start` history events by bulk SQL (bench/store.py), reset
   before each CancelJob run, after which the WAL is checkpointed and truncated: every run starts from the
   same file, and no server checkpoints the reset's or another server's writes while it is measured (all
-  servers of a section share one store). jobgate runs with `JOBGATE_RUNNERS=0`, `JOBGATE_ACCESS_LOG=false` and
-  `JOBGATE_CANCEL_GRACE_S=3600` (so the watchdog does not fail the jobs a run left Canceling).
+  servers of a section share one store). After each CancelJob run the store is reset again, so no job stays
+  Canceling past the default grace + margin (15 s), when jobgate's watchdog would fail it.
+- **jobgate's settings**: as `jobgate serve` runs out of the box. Only `--port`, `JOBGATE_DATABASE_URL` and
+  `JOBGATE_DATA_DIR` are set, so the access log is on (one line per request, to the server's log file),
+  2 runner threads poll for work, the inline hot path (`auto`: on for SQLite) and the fast lane are on.
+  Exceptions, each a configuration of its own: *jobgate-quiet* (logging off); the cancel-latency section's
+  `serve` beside a `jobgate worker` (`JOBGATE_RUNNERS=0`); the cache-expiry section's short TTL.
+- **What logging costs**: the *jobgate-quiet* rows and the *jobgate/jobgate-quiet* ratios. On a busy machine
+  req/s moves more than that difference; `python -m bench.logcost` measures the CPU time per request in
+  process (the log writer's thread included) with the access log on and off, and `python -m bench.ab`
+  compares builds or settings in one interleaved run.
 - **Percentiles**: wrk 4.1 corrects for coordinated omission: after a run it adds, for every response
   slower than twice the mean interval between one connection's requests, the samples a client sending at
   that steady rate would have seen (`stats_correct` in wrk's src/stats.c). So one 70 ms stall in a c=1 run

@@ -24,13 +24,17 @@ class Context:
 
 def read_twin(workload: Workload) -> Workload:
     """The read-only call on the same binding: warm-ups never change a job."""
-    return next(w for w in workloads() if w.binding == workload.binding and not w.writes and w.request)
+    return next(
+        w for w in workloads()
+        if w.dialect == workload.dialect and w.binding == workload.binding and not w.writes and w.request
+    )  # fmt: skip
 
 
 def measure(
     ctx: Context, server: Server, workload: Workload, connections: int, db: Path, jobs: int, pin: bool = True
 ) -> Sample:
-    """Reset the store (writes), warm the server up, run wrk, count the rows a CancelJob run moved."""
+    """Reset the store (writes), warm the server up, run wrk, count the rows a CancelJob run moved, and reset
+    again: no job stays Canceling past the default grace + margin, when jobgate's watchdog would fail it."""
     assert workload.request is not None
     if workload.writes:
         store.reset(db)
@@ -40,10 +44,11 @@ def measure(
     sample = run_wrk(server, workload.request, jobs, connections, ctx.plan.duration_s, ctx.logs / "wrk.log", pin=pin)
     sample.warmup_non2xx = len(failed)
     moved = settle(server, twin, db)
-    if workload.writes:
-        sample.rows_changed = moved
     wal = db.with_name(db.name + "-wal")
     sample.wal_mb = round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0
+    if workload.writes:
+        sample.rows_changed = moved
+        store.reset(db)
     return sample
 
 

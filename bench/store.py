@@ -2,11 +2,9 @@
 
 Jobs are written with the columns the app writes (src/jobgate/store/tables.py) and their first history
 events: `submit` (seq 1) and, for Executing jobs, `start` (seq 2, version 2), as a runner's claim leaves
-them. Seeded Executing jobs have no heartbeat, so the stale-runner sweep leaves them alone; their key is their id
-as 32 zero-padded digits and their project is the ArcGIS service `bench`, so a workload can name them in ArcGIS terms.
+them. Seeded Executing jobs have no heartbeat, so the stale-runner sweep leaves them alone.
 """
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -15,15 +13,16 @@ import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
-from bench.plan import ADMIN_USER, ARCGIS_SERVICE, ARCGIS_TOKEN, BENCH_USER, Account
+from bench.plan import ADMIN_USER, BENCH_USER, BIRST_TOKEN, Account
 from bench.servers import add_user
+from jobgate.services.tokens import digest
 from jobgate.store.tables import job_events, jobs, tokens
 
 PG_BASE: Final = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -35,7 +34,7 @@ _SEED_JOBS: Final = text(
     INSERT INTO jobs (id, key, owner, project, task, name, params, state, queue, synchronous, system, deleted,
                       submitted_at, started_at, state_changed_at, runner_id, heartbeat_at, attempts, version)
     WITH RECURSIVE n(id) AS (SELECT :first UNION ALL SELECT id + 1 FROM n WHERE id < :last)
-    SELECT id, printf('%032d', id), :owner, :project, 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
+    SELECT id, printf('%032x', id), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
            :now, :now, :now, :runner, NULL, 1, 2
     FROM n
     """
@@ -76,18 +75,21 @@ def _stamp(at: datetime) -> str:
 
 
 def make_template(path: Path, log_dir: Path) -> Path:
-    """A SQLite store with the schema (`jobgate user add` upgrades it), the bench users and the bench user's
-    ArcGIS token (stored as the token service stores one: its SHA-256, an owner, an expiry)."""
+    """A SQLite store with the schema (`jobgate user add` upgrades it) and the bench users."""
     for account in (BENCH_USER, ADMIN_USER):
         add_user(account, sqlite_url(path), log_dir)
+    seed_token(path, BENCH_USER.name, "birst", BIRST_TOKEN)
+    return path
+
+
+def seed_token(path: Path, owner: str, kind: str, token: str) -> None:
+    """A live login token (years from expiry: no sliding renewal writes during a run) for the Birst rows."""
     now = datetime.now(UTC)
-    row = {"token_hash": hashlib.sha256(ARCGIS_TOKEN.encode()).hexdigest(), "owner": BENCH_USER.name,
-           "kind": "arcgis", "created_at": now, "expires_at": now + timedelta(days=3650)}  # fmt: skip
     engine = sqlite_engine(path)
     with engine.begin() as conn:
-        conn.execute(insert(tokens).values(row))
+        conn.execute(insert(tokens).values(token_hash=digest(token), owner=owner, kind=kind, created_at=now,
+                                           expires_at=now.replace(year=now.year + 10)))  # fmt: skip
     engine.dispose()
-    return path
 
 
 def copy_store(template: Path, path: Path) -> Path:
@@ -102,8 +104,7 @@ def copy_store(template: Path, path: Path) -> Path:
 def seed_executing(path: Path, first: int, last: int, owner: str = BENCH_USER.name) -> float:
     """Jobs `first..last`, Executing and owned by `owner`, in one transaction; returns the seconds it took."""
     started = time.monotonic()
-    values = {"first": first, "last": last, "owner": owner, "params": SLEEP_PARAMS, "runner": SEED_RUNNER,
-              "project": ARCGIS_SERVICE}  # fmt: skip
+    values = {"first": first, "last": last, "owner": owner, "params": SLEEP_PARAMS, "runner": SEED_RUNNER}
     values["now"] = _stamp(datetime.now(UTC))
     engine = sqlite_engine(path)
     with engine.begin() as conn:

@@ -1,32 +1,27 @@
 -- wrk script for jobgate's benchmarks (bench/load.py builds the arguments).
 -- Walks jobId over a permutation of 1..n (id = i*step mod n + 1, step coprime to n), so each CancelJob
 -- of a run hits a different job and really changes a row. The marker __JOBID__ in the path or body
--- stands for the job id, __JOBKEY__ for its key. Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
+-- stands for the job id, __JOBKEY__ in the body for its key (the seeded keys are the id in 32 hex digits:
+-- Birst names a job by its key). Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
 --
 -- args: method path body n step [header "Name: value"]...
 
 local MARK = "__JOBID__"
-local KEYMARK = "__JOBKEY__" -- the job's key: its id as 32 zero-padded digits (bench/store.py seeds them so)
-local method, path_parts, body_parts, headers
+local KEY_MARK = "__JOBKEY__"
+local method, path_parts, body_parts, headers, by_key
 local n, step, i = 1, 1, 0
 
 local function split(template)
-  local mark, at = MARK, string.find(template, MARK, 1, true)
-  if not at then
-    mark, at = KEYMARK, string.find(template, KEYMARK, 1, true)
-  end
+  local at = string.find(template, MARK, 1, true)
   if not at then
     return { template }
   end
-  return { string.sub(template, 1, at - 1), string.sub(template, at + #mark), mark == KEYMARK }
+  return { string.sub(template, 1, at - 1), string.sub(template, at + #MARK) }
 end
 
 local function fill(parts, id)
   if #parts == 1 then
     return parts[1]
-  end
-  if parts[3] then
-    return parts[1] .. string.format("%032d", id) .. parts[2]
   end
   return parts[1] .. id .. parts[2]
 end
@@ -34,7 +29,8 @@ end
 function init(args)
   method = args[1]
   path_parts = split(args[2])
-  body_parts = split(args[3])
+  by_key = string.find(args[3], KEY_MARK, 1, true) ~= nil
+  body_parts = split(by_key and string.gsub(args[3], KEY_MARK, MARK) or args[3])
   n = tonumber(args[4])
   step = tonumber(args[5])
   headers = {}
@@ -47,7 +43,7 @@ end
 function request()
   local id = (i * step) % n + 1
   i = i + 1
-  local body = fill(body_parts, id)
+  local body = fill(body_parts, by_key and string.format("%032x", id) or id)
   if body == "" then
     body = nil
   end

@@ -2,8 +2,8 @@
 synchronous=NORMAL), the credential look-up, and the raw ASGI plumbing. Stand-alone: imports no jobgate."""
 
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,7 +35,6 @@ _jobs = Table(
     "jobs",
     MetaData(),
     Column("id", Integer, primary_key=True),
-    Column("key", String),
     Column("owner", String),
     Column("state", String),
     Column("state_changed_at", DateTime),
@@ -50,16 +49,6 @@ _CANCEL: Final = (
     .values(state="Canceling", state_changed_at=bindparam("at"), version=_jobs.c.version + 1)
 )
 _STATE: Final = select(_jobs.c.state).where(_jobs.c.id == bindparam("job"), _jobs.c.owner == bindparam("who"))
-_CANCEL_BY_KEY: Final = (
-    update(_jobs)
-    .where(
-        _jobs.c.key == bindparam("b_key"),
-        _jobs.c.owner == bindparam("who"),
-        _jobs.c.state.in_(["Submitted", "Executing"]),
-    )
-    .values(state="Canceling", state_changed_at=bindparam("at"), version=_jobs.c.version + 1)
-)
-_STATE_BY_KEY: Final = select(_jobs.c.state).where(_jobs.c.key == bindparam("key"), _jobs.c.owner == bindparam("who"))
 
 
 def sqlite_engine(path: str, pool_size: int = 10) -> Engine:
@@ -91,40 +80,27 @@ class JobTable:
             state = conn.execute(_STATE, {"job": job_id, "who": owner}).scalar()
         return None if state is None else STATUS.get(state, STATUS_FINISHED)
 
-    def cancel_by_key(self, owner: str, key: str) -> bool:
-        at = datetime.now(UTC).replace(tzinfo=None)
-        with self.engine.begin() as conn:
-            return conn.execute(_CANCEL_BY_KEY, {"b_key": key, "who": owner, "at": at}).rowcount == 1
-
-    def state_by_key(self, owner: str, key: str) -> str | None:
-        with self.engine.connect() as conn:
-            state = conn.execute(_STATE_BY_KEY, {"key": key, "who": owner}).scalar()
-        return None if state is None else str(state)
-
 
 @dataclass
 class Users:
     """(wsid, password) → user name: what a verified-credential cache hit gives (no hashing here)."""
 
     known: dict[tuple[str, str], str]
-    tokens: dict[str, str] = field(default_factory=dict)  # ArcGIS token → user name
 
     @classmethod
-    def parse(cls, specs: Sequence[str], token_specs: Sequence[str] = ()) -> "Users":
-        known, tokens = {}, {}
+    def parse(cls, specs: list[str]) -> "Users":
+        known = {}
         for spec in specs:
             wsid, password, name = spec.split(":", 2)
             known[(wsid, password)] = name
-        for spec in token_specs:
-            token, name = spec.rsplit(":", 1)
-            tokens[token] = name
-        return cls(known, tokens)
-
-    def token_owner(self, token: str | None) -> str | None:
-        return self.tokens.get(token or "")
+        return cls(known)
 
     def owner(self, wsid: str | None, password: str | None) -> str | None:
         return self.known.get((wsid or "", password or ""))
+
+    def named(self, name: str, password: str) -> str | None:
+        """The user of an HTTP Basic pair (Cisco), found by name instead of wsid."""
+        return name if any(user == name and pw == password for (_, pw), user in self.known.items()) else None
 
 
 def query_args(scope: Scope) -> dict[str, str]:

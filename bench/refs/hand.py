@@ -1,15 +1,11 @@
 """Configuration E: hardened lxml parse + extraction of wsId/pw/jobId + the job statement (CancelJob: the
-compare-and-set UPDATE; GetJobStatus: one SELECT), run inline on the event loop. No Spyne. ArcGIS GP job
-status likewise: the path and query parsed, the token looked up in memory, one SELECT, `json.dumps`."""
+compare-and-set UPDATE; GetJobStatus: one SELECT), run inline on the event loop. No Spyne."""
 
-import json
-import re
-import urllib.parse
 from typing import Final
 
 from lxml import etree
 
-from bench.refs import wire
+from bench.refs import cisco, wire
 from bench.refs.common import (
     SOAP11,
     TNS,
@@ -26,10 +22,6 @@ from bench.refs.common import (
 
 _BODY: Final = f"{{{SOAP11}}}Body"
 _FIELDS: Final = {f"{{{TNS}}}{name}": name for name in ("wsId", "pw", "jobId")}
-_ARCGIS_JOB: Final = re.compile(r"^/arcgis/rest/services/[^/]+/GPServer/[^/]+/jobs/j([0-9a-f]{32})(/cancel)?$")
-_ESRI: Final = {"Submitted": "esriJobWaiting", "Suspended": "esriJobWaiting", "Executing": "esriJobExecuting",
-                "Canceling": "esriJobCancelling", "Cancelled": "esriJobCancelled", "Failed": "esriJobFailed",
-                "Finished": "esriJobSucceeded"}  # fmt: skip
 
 
 def _parser() -> etree.XMLParser:
@@ -65,25 +57,14 @@ def make_app(jobs: JobTable, users: Users) -> object:
             return 500, wire.fault("No such job.")
         return 200, wire.status_response(status) if soap else wire.asmx_int(status)
 
-    def arcgis_job(scope: Scope, body: bytes) -> tuple[int, bytes]:
-        """GP job status (GET, token in the query) or cancel (POST, token in the form body)."""
-        found = _ARCGIS_JOB.match(scope["path"])
-        form = dict(urllib.parse.parse_qsl(body.decode())) if body else query_args(scope)
-        owner = users.token_owner(form.get("token"))
-        if owner is None:
-            return 200, json.dumps({"error": {"code": 498, "message": "Invalid Token", "details": []}}).encode()
-        if found and found.group(2):
-            jobs.cancel_by_key(owner, found.group(1))
-        state = jobs.state_by_key(owner, found.group(1)) if found else None
-        if state is None:
-            return 200, json.dumps({"error": {"code": 400, "message": "Invalid URL", "details": []}}).encode()
-        return 200, json.dumps({"jobId": f"j{found.group(1) if found else ''}", "jobStatus": _ESRI[state]}).encode()
-
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
-        if scope["path"].startswith("/arcgis/"):
-            status, reply = arcgis_job(scope, body)
-            await respond(send, status, reply, b"application/json; charset=UTF-8")
+        if cisco.is_cisco(scope):
+            try:
+                status, reply = cisco.answer(scope, body, jobs, users, parser)
+            except (ValueError, etree.XMLSyntaxError):
+                status, reply = 400, b""
+            await respond(send, status, reply, cisco.XML)
             return
         op = operation_of_path(scope)
         try:

@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from bench.refs import wire
+from bench.refs import cisco, wire
 from bench.refs.common import Receive, Scope, Send, operation_of_path, read_body, respond
 
 _STATUS: Final = wire.status_response(1)
@@ -12,6 +12,9 @@ _ASMX_STATUS: Final = wire.asmx_int(1)
 def make_app() -> object:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await read_body(receive)
+        if cisco.is_cisco(scope):
+            await respond(send, 200, cisco.constant_reply(), cisco.XML)
+            return
         if operation_of_path(scope) is not None:
             await respond(send, 200, _ASMX_STATUS)
             return

@@ -1,6 +1,6 @@
 """Run one reference configuration under uvicorn (1 worker, no access log, graceful shutdown 2 s).
 
-python -m bench.refs.serve {A,D,D2,E} --port P --db PATH --user WSID:PW:NAME [--user …] [--token TOKEN:NAME]
+python -m bench.refs.serve {A,D,D2,E} --port P --db PATH --user WSID:PW:NAME [--user …]
 """
 
 import argparse
@@ -26,10 +26,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLite file holding jobgate's jobs table")
     parser.add_argument("--user", action="append", default=[], help="WSID:PASSWORD:NAME (repeatable)")
-    parser.add_argument("--token", action="append", default=[], help="ARCGIS_TOKEN:NAME (repeatable)")
     args = parser.parse_args()
     jobs = JobTable(sqlite_engine(args.db))
-    app = _with_readiness(CONFIGS[args.config](jobs, Users.parse(args.user, args.token)))
+    app = _with_readiness(CONFIGS[args.config](jobs, Users.parse(args.user)))
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, workers=1, access_log=False, log_level="warning",
         timeout_graceful_shutdown=2, lifespan="off",

@@ -13,7 +13,6 @@ from bench.load import Sample, Summary
 from bench.machine import SERVER_CPU
 from bench.plan import workload
 from bench.runs import Context, measure, rotated, say
-from bench.sections.throughput import QUIET_WATCHDOG
 from bench.servers import jobgate_env, running, start_all, start_jobgate
 
 CONNECTIONS: Final = 16
@@ -30,10 +29,7 @@ def run(ctx: Context) -> dict[str, Any]:
     db = ctx.store_copy("cache-expiry")
     store.seed_executing(db, 1, jobs)
     ttls = {"default": {}, "short": {"JOBGATE_AUTH_CACHE_TTL_S": short_ttl(plan.duration_s)}}
-    envs = {
-        name: jobgate_env(store.sqlite_url(db), ctx.work / "data", 0, **QUIET_WATCHDOG, **extra)
-        for name, extra in ttls.items()
-    }
+    envs = {name: jobgate_env(store.sqlite_url(db), ctx.work / "data", **extra) for name, extra in ttls.items()}
     servers = start_all(
         {name: partial(start_jobgate, f"ttl-{name}", env, ctx.logs, SERVER_CPU) for name, env in envs.items()}
     )

@@ -68,9 +68,12 @@ def database(ctx: Context, case: Case) -> Iterator[str]:
 def jobgate_for(ctx: Context, case: Case, url: str) -> Iterator[Server]:
     data = ctx.work / f"data-{case.key}"
     serve_runners = RUNNERS if case.processes == 1 else 0
-    serve = start_jobgate(f"cancel-{case.key}", jobgate_env(url, data, serve_runners), ctx.logs, None)
+    serve_env = jobgate_env(url, data, JOBGATE_RUNNERS=str(serve_runners))
+    serve = start_jobgate(f"cancel-{case.key}", serve_env, ctx.logs, None)
     extra = (
-        [start_worker(f"worker-{case.key}", jobgate_env(url, data, RUNNERS), ctx.logs)] if case.processes > 1 else []
+        [start_worker(f"worker-{case.key}", jobgate_env(url, data, JOBGATE_RUNNERS=str(RUNNERS)), ctx.logs)]
+        if case.processes > 1
+        else []
     )
     with running(serve, *extra):
         yield serve

@@ -13,7 +13,6 @@ from bench import store
 from bench.load import Sample, Summary
 from bench.plan import workload
 from bench.runs import Context, measure, rotated, say
-from bench.sections.throughput import QUIET_WATCHDOG
 from bench.servers import jobgate_env, running, start_all, start_jobgate
 
 SETUPS: Final = ("1 process", "2 processes")
@@ -24,7 +23,7 @@ def run(ctx: Context) -> dict[str, Any]:
     plan, jobs = ctx.plan, ctx.plan.jobs
     db = ctx.store_copy("multicore")
     store.seed_executing(db, 1, jobs)
-    env = jobgate_env(store.sqlite_url(db), ctx.work / "data", 0, **QUIET_WATCHDOG)
+    env = jobgate_env(store.sqlite_url(db), ctx.work / "data")
     servers = start_all(
         {
             name: partial(start_jobgate, f"multicore-{n + 1}", env, ctx.logs, None, n + 1)

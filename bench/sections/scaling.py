@@ -11,7 +11,6 @@ from bench.load import Sample, Summary
 from bench.machine import SERVER_CPU
 from bench.plan import workload
 from bench.runs import Context, measure, rotated, say
-from bench.sections.throughput import QUIET_WATCHDOG
 from bench.servers import jobgate_env, running, start_all, start_jobgate
 
 WORKLOADS: Final = ("casjobs-soap-status", "casjobs-soap-cancel")
@@ -24,7 +23,7 @@ def run(ctx: Context) -> dict[str, Any]:
         dbs[size] = ctx.store_copy(f"scaling-{size}")
         seed_s[str(size)] = round(store.seed_executing(dbs[size], 1, size), 1)
         print(f"  store of {size:,} jobs seeded in {seed_s[str(size)]} s", flush=True)
-    env = {size: jobgate_env(store.sqlite_url(db), ctx.work / "data", 0, **QUIET_WATCHDOG) for size, db in dbs.items()}
+    env = {size: jobgate_env(store.sqlite_url(db), ctx.work / "data") for size, db in dbs.items()}
     servers = start_all(
         {size: partial(start_jobgate, f"scaling-{size}", env[size], ctx.logs, SERVER_CPU) for size in sizes}
     )

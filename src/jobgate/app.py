@@ -3,7 +3,7 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -12,24 +12,38 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from jobgate import ops
+from jobgate import logs, ops
+from jobgate.accesslog import AccessLog
 from jobgate.clock import SystemClock
 from jobgate.config import Settings
 from jobgate.dialects import registry
-from jobgate.dialects.common import Dialect, DialectOptions, Labelled
+from jobgate.dialects.common import Dialect, DialectOptions, Labelled, Services
 from jobgate.runner import RunnerPool
-from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext
 from jobgate.runner.tasks.command import command_task
-from jobgate.runner.tasks.extract import extract, upload
+from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.sandbox import limit_heap
 from jobgate.runner.tasks.sleep import sleep
 from jobgate.runner.tasks.sql import sql_task
-from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
+from jobgate.runner.tasks.upload import upload
+from jobgate.services import (
+    Authenticator,
+    AuthPolicy,
+    Identity,
+    JobService,
+    RunnerService,
+    Runtime,
+    TokenPolicy,
+    TokenService,
+    Transitions,
+)
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
 from jobgate.store.engine import is_sqlite, start_checkpointer
 from jobgate.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
+BATCH_WORKERS = 8  # below the store's pool of 10 connections
 
 
 @dataclass
@@ -37,8 +51,15 @@ class Components:
     settings: Settings
     engine: Engine
     jobs: JobService
+    runners: RunnerService
+    identity: Identity
     pool: RunnerPool
     metrics: ops.Metrics
+
+    @property
+    def services(self) -> Services:
+        """What the dialects get."""
+        return Services(self.jobs, self.identity)
 
 
 def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
@@ -47,20 +68,35 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-    auth = Authenticator(uow, hasher, clock, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s))
+    tokens = TokenService(uow, clock, {}, TokenPolicy(lifetime_s=settings.token_lifetime_s))
+    auth = Authenticator(uow, hasher, clock, tokens, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s))
     runtime = Runtime(
         cancel_grace_s=settings.cancel_grace_s,
         cancel_margin_s=settings.cancel_margin_s,
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,
         quick_timeout_s=settings.quick_timeout_s,
+        long_timeout_s=settings.long_timeout_s,
     )
     metrics = ops.Metrics()
-    jobs = JobService(uow, clock, hasher, auth, runtime, observe=metrics.observe_transition)
-    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s)
-    pool = RunnerPool(jobs, task_table(settings), ctx, settings.runners if runners is None else runners)
-    jobs.attach(executor=pool, signal=pool.board)
-    return Components(settings, engine, jobs, pool, metrics)
+    transitions = Transitions(uow, clock, observe=metrics.observe_transition)
+    jobs = JobService(uow, clock, transitions, runtime)
+    runner_service = RunnerService(uow, clock, transitions, runtime)
+    identity = Identity(uow, clock, hasher, auth, tokens)
+    limit_heap(settings.sqlite_heap_max_bytes)  # process-wide: SQLite has one heap
+    limits = SqlLimits(
+        value_bytes=settings.sql_value_max_bytes,
+        mydb_quota_bytes=settings.mydb_quota_bytes,
+        quick_bytes=settings.quick_max_bytes,
+        extract_bytes=settings.extract_max_bytes,
+    )
+    ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
+    count = settings.runners if runners is None else runners
+    pool = RunnerPool(
+        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock
+    )
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
+    return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
@@ -74,6 +110,14 @@ def wsdl_dir() -> Path:
     if checkout.is_dir():
         return checkout
     return Path(__file__).resolve().parent / "_data" / "wsdl"
+
+
+def access_log(settings: Settings, metrics: ops.Metrics) -> AccessLog | None:
+    """The access log, if it is on and the log level lets info lines through (JOBGATE_LOG_LEVEL=warning
+    silences it, as it silences every info line)."""
+    if not (settings.access_log and logging.getLogger("jobgate.access").isEnabledFor(logging.INFO)):
+        return None
+    return AccessLog(settings.access_log_queue, metrics.access_lines_dropped.inc, SystemClock().timestamp)
 
 
 def create_app(
@@ -92,10 +136,16 @@ def create_app(
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
         data_dir=settings.data_dir, fast_lane=settings.fast_lane,
+        max_in_flight_per_user=settings.max_in_flight_per_user,
+        batch_workers=1 if is_sqlite(parts.engine) else BATCH_WORKERS,
     )  # fmt: skip
     # each dialect gets the service layer and its options, nothing else; its routes name it in the
     # request's state (the `dialect` label of the metrics and the log line)
-    mounted = [(dialect, dialect.mount(parts.jobs, options)) for dialect in served]
+    for dialect in served:  # each kind of token the dialects issue lives as long as its policy (or the setting) says
+        for kind, policy in dialect.tokens.items():
+            lifetime = settings.token_lifetimes_s.get(kind, policy.lifetime_s)
+            parts.identity.tokens.register(kind, replace(policy, lifetime_s=lifetime))
+    mounted = [(dialect, dialect.mount(parts.services, options)) for dialect in served]
     routes: list[BaseRoute] = []
     hot: list[BaseRoute] = []
     for dialect, parts_of in mounted:
@@ -105,9 +155,12 @@ def create_app(
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
+    access = access_log(settings, parts.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if access is not None:
+            access.start(logs.stream())
         await anyio.to_thread.run_sync(parts.pool.start)
         stop_checkpoints = start_checkpointer(parts.engine)
         try:
@@ -116,11 +169,13 @@ def create_app(
             await anyio.to_thread.run_sync(parts.pool.stop)
             stop_checkpoints()
             parts.engine.dispose()
+            if access is not None:
+                await anyio.to_thread.run_sync(access.close)  # every queued line, after every request
 
     app = Starlette(
         routes=[*routes, *ops.routes(parts.jobs, parts.metrics, index, openapi)],
         middleware=[
-            Middleware(ops.RequestContext, metrics=parts.metrics, enabled_log=settings.access_log),
+            Middleware(ops.RequestContext, metrics=parts.metrics, access=access),
             Middleware(ops.HotRoutes, routes=hot),
         ],
         lifespan=lifespan,

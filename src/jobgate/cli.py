@@ -123,9 +123,11 @@ def user_add(
     database_url: DbUrl = None,
 ) -> None:
     """Add a user. Prints: NAME wsid=N"""
+    from jobgate.dialects.casjobs.wire import WSID  # the CasJobs dialect owns the wsid alias
+
     with _components(database_url) as parts:
-        user = guarded(lambda: parts.jobs.add_user(name, password, wsid, group or []))
-        typer.echo(f"{user.name} wsid={user.wsid}")
+        user = guarded(lambda: parts.identity.add_user(name, password, group or [], numbered={WSID: wsid}))
+        typer.echo(f"{user.name} wsid={parts.identity.alias(user.name, WSID)}")
 
 
 @job_cli.command("submit")
@@ -144,7 +146,7 @@ def job_submit(
             fail(f"--param wants K=V, got {item!r}")
         params[key] = value
     with _components(database_url) as parts:
-        user = parts.jobs.user(owner)
+        user = parts.identity.user(owner)
         if user is None:
             fail(f"no user {owner}")
         job = guarded(lambda: parts.jobs.submit(Actor.of(user, Channel.CLI), JobSpec(task, params, project)))

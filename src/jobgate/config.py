@@ -1,12 +1,13 @@
 """Settings: read from JOBGATE_* environment variables, overridable by CLI flags."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUILT_IN_TASKS = frozenset({"sleep", "sql", "extract", "upload"})
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -28,14 +29,33 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(1.0, gt=0)
     stale_after_s: float = Field(5.0, gt=0)
     cancel_margin_s: float = Field(5.0, ge=0)
-    quick_timeout_s: float = Field(60.0, gt=0)
+    quick_timeout_s: float = Field(60.0, gt=0)  # queue "quick" and every synchronous job
+    long_timeout_s: float = Field(500.0, gt=0)  # queue "long"
+    quick_runners: int = Field(4, ge=1, le=64)  # synchronous jobs running at once; one more is refused as busy
+    sql_value_max_bytes: int = Field(16 * MIB, ge=1024, le=1_000_000_000)
+    sqlite_heap_max_bytes: int = Field(512 * MIB, ge=16 * MIB)
+    mydb_quota_bytes: int = Field(1024 * MIB, ge=64 * 1024)
+    quick_max_bytes: int = Field(8 * MIB, ge=1024)
+    extract_max_bytes: int = Field(4096 * MIB, ge=1024)
     auth_cache_ttl_s: float = Field(60.0, ge=0)
+    token_lifetime_s: float = Field(3600.0, gt=0)  # a token of a kind no dialect gave a lifetime
+    token_lifetimes_s: dict[str, float] = Field(default_factory=dict)  # kind → lifetime, over the dialect's
     log_level: str = "info"
     access_log: bool = True
+    access_log_queue: int = Field(10_000, ge=1)  # access lines waiting for the writer; beyond it, dropped
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     inline_hot_path: Literal["auto", "on", "off"] = "auto"
     fast_lane: bool = True
+    max_in_flight_per_user: int = Field(64, ge=1)  # REST dialects (Cisco): one more is answered 503
+
+    @model_validator(mode="after")
+    def _sql_limits_fit(self) -> Self:
+        if self.sqlite_heap_max_bytes < 4 * self.sql_value_max_bytes:
+            raise ValueError("JOBGATE_SQLITE_HEAP_MAX_BYTES must be at least 4 × JOBGATE_SQL_VALUE_MAX_BYTES")
+        if self.quick_max_bytes > self.sqlite_heap_max_bytes:
+            raise ValueError("JOBGATE_QUICK_MAX_BYTES must not exceed JOBGATE_SQLITE_HEAP_MAX_BYTES")
+        return self
 
     @field_validator("public_url")
     @classmethod

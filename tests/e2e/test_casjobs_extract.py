@@ -284,8 +284,8 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcess
     parts = app.state.components
     parts.pool.start()
     try:
-        user = parts.jobs.add_user("dora", "dora-Pa55")
-        yield InProcess(app), CasUser("dora", "dora-Pa55", user.wsid)
+        parts.identity.add_user("dora", "dora-Pa55", numbered={"wsid": 7})
+        yield InProcess(app), CasUser("dora", "dora-Pa55", 7)
     finally:
         parts.pool.stop()
         parts.engine.dispose()

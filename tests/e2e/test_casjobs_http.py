@@ -208,7 +208,7 @@ def local_forms_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starle
     """The CasJobs routes with JOBGATE_TEST_FORMS=local, on a service layer of their own (pages never use it)."""
     where: Path = tmp_path_factory.mktemp("local-forms")
     with components(settings_for(f"sqlite:///{where / 'jobgate.db'}", where)) as parts:
-        yield Starlette(routes=casjobs.DIALECT.mount(parts.jobs, DialectOptions(test_forms="local")).routes)
+        yield Starlette(routes=casjobs.DIALECT.mount(parts.services, DialectOptions(test_forms="local")).routes)
 
 
 class TestLocalTestForms:

@@ -59,7 +59,7 @@ def store(server: JobgateServer, empty_db_url: str, tmp_path: Path) -> Iterator[
 
 def wait_for(store: Components, states: dict[int, JobState], timeout: float = RESOLVE_WITHIN_S) -> None:
     def current() -> dict[int, JobState]:
-        return store.jobs.states_of(list(states))
+        return store.runners.states_of(list(states))
 
     wait_until(lambda: current() == states, timeout, message=lambda: f"states {states}, seen {current()}")
 
@@ -125,7 +125,7 @@ def test_a_graceful_stop_hands_a_running_job_back_without_using_its_retry(jobgat
         # SIGTERM: the runner stops the task and puts the job back; uvicorn re-raises the signal once done
         assert server.stop() in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in server.log_text()
-        assert store.jobs.states_of([job]) == {job: S.SUBMITTED}
+        assert store.runners.states_of([job]) == {job: S.SUBMITTED}
         server.start()
         wait_for(store, {job: S.EXECUTING}, timeout=5)
         shown = server.cli.show(job)

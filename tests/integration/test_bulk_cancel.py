@@ -13,11 +13,12 @@ def test_cancel_many_moves_every_cancellable_job_once_across_batches(
     parts: Components, alice: Actor, bob: Actor
 ) -> None:
     jobs = parts.jobs
+    runners = parts.runners
     queued = [jobs.submit(alice, SLEEP).id for _ in range(2050)]  # more than one batch of ids
-    running = [jobs.claim_next("runner", ["sleep"]) for _ in range(3)]
-    finished = jobs.claim_next("runner", ["sleep"])
+    running = [runners.claim_next("runner", ["sleep"]) for _ in range(3)]
+    finished = runners.claim_next("runner", ["sleep"])
     assert finished is not None
-    jobs.finish(finished, TaskResult(rows=0))
+    runners.finish(finished, TaskResult(rows=0))
     already = jobs.submit(alice, SLEEP)
     jobs.cancel(alice, already.id)
     foreign = jobs.submit(bob, SLEEP)
@@ -29,7 +30,7 @@ def test_cancel_many_moves_every_cancellable_job_once_across_batches(
     expect |= {job.id: (S.EXECUTING, S.CANCELING) for job in running if job is not None}
     assert moved == expect
     assert all(o.changed for o in outcomes)
-    states = jobs.states_of([finished.id, already.id, foreign.id])
+    states = runners.states_of([finished.id, already.id, foreign.id])
     assert states == {finished.id: S.FINISHED, already.id: S.CANCELLED, foreign.id: S.SUBMITTED}
     for job_id in (queued[-1], running[0].id if running[0] else 0):
         _job, events = jobs.history(alice, job_id)

@@ -18,8 +18,9 @@ from jobgate.domain.model import Actor, Job, JobSpec
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelToken, TaskCancelled
 from jobgate.runner.tasks import TaskContext
-from jobgate.runner.tasks.extract import extract, upload
-from jobgate.runner.tasks.sqlctx import mydb_path
+from jobgate.runner.tasks.extract import extract
+from jobgate.runner.tasks.mydb import mydb_path
+from jobgate.runner.tasks.upload import upload
 
 VO: Final = "{http://www.ivoa.net/xml/VOTable/v1.3}"
 KEY: Final = "0123456789abcdef" * 2
@@ -224,14 +225,14 @@ class TestFinishedOutput:
 
     def run_extract(self, parts: Components, actor: Actor, table: str) -> Job:
         submitted = parts.jobs.submit(actor, JobSpec("extract", {"table": table, "format": "csv"}))
-        claimed = parts.jobs.claim_next("runner-1", ["extract"])
+        claimed = parts.runners.claim_next("runner-1", ["extract"])
         assert claimed is not None
         assert claimed.id == submitted.id
         try:
             result = extract(claimed, CancelToken(), TaskContext(parts.settings.data_dir, 2.0))
         except TaskFailed as failed:
-            return parts.jobs.fail(claimed, str(failed)).job
-        return parts.jobs.finish(claimed, result).job
+            return parts.runners.fail(claimed, str(failed)).job
+        return parts.runners.finish(claimed, result).job
 
     def test_a_finished_extract_has_its_file_and_nothing_else_has_one(self, parts: Components, alice: Actor) -> None:
         path = mydb_path(parts.settings.data_dir, "alice")

@@ -67,13 +67,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     fast = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=True))
     spyne = create_app(settings_for(url, where / "data", inline_hot_path="on", fast_lane=False))
     jobs = fast.state.components.jobs
-    alice = Actor.of(jobs.add_user("alice", "alice-pw", 1), Channel.CLI)
-    jobs.add_user("bob", "bob-pw", 2)
+    runners = fast.state.components.runners
+    identity = fast.state.components.identity
+    alice = Actor.of(identity.add_user("alice", "alice-pw", numbered={"wsid": 1}), Channel.CLI)
+    identity.add_user("bob", "bob-pw", numbered={"wsid": 2})
     submitted = [jobs.submit(alice, JobSpec("sleep", {"seconds": 60})).id for _ in range(2 * len(BINDINGS) + 2)]
-    while jobs.claim_next("runner", ["sleep"]) is not None:
+    while runners.claim_next("runner", ["sleep"]) is not None:
         pass
     finished = jobs.get(alice, submitted.pop())
-    jobs.finish(finished, TaskResult(rows=0))
+    runners.finish(finished, TaskResult(rows=0))
     for app in (fast, spyne):  # the lane only opens for credentials this app has already verified
         for wsid, pw in ((1, "alice-pw"), (2, "bob-pw")):
             request(app, "soap11", "GetJobStatus", wsId=wsid, pw=pw, jobId=submitted[0])

@@ -1,13 +1,17 @@
 """The lean statements (store/prepared.py) read and write exactly what SQLAlchemy's own execution does,
 on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans), same history."""
 
+import importlib.metadata
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+import sqlalchemy
+from packaging.requirements import Requirement
+from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy.engine import make_url
 
 from jobgate.app import Components
 from jobgate.domain.model import Actor, Change, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
@@ -36,8 +40,8 @@ def _core_events(parts: Components, job_id: int) -> list[tuple[object, ...]]:
 
 def test_a_prepared_read_equals_sqlalchemys(parts: Components, alice: Actor) -> None:
     job = parts.jobs.submit(alice, SPEC)
-    parts.jobs.claim_next("r1", {"sleep"})
-    parts.jobs.finish(parts.jobs.get(alice, job.id), TaskResult(rows=3, summary="done", output_loc="o.csv"))
+    parts.runners.claim_next("r1", {"sleep"})
+    parts.runners.finish(parts.jobs.get(alice, job.id), TaskResult(rows=3, summary="done", output_loc="o.csv"))
     uow = SqlUnitOfWorkFactory(parts.engine)
     with uow(write=False) as tx:
         lean = tx.jobs.get(job.id)
@@ -129,3 +133,55 @@ def test_dispose_closes_the_spare_sqlite_connections(tmp_path: Path) -> None:
         assert _driver_of(tx) is not driver
         assert tx.jobs.get(1) is None
     engine.dispose()
+
+
+# -- the SQLAlchemy internals the lean path leans on -----------------------------------------------------
+_SERIES_HINT = "store/prepared.py uses SQLAlchemy internals; check them against this release, then move the pin"
+
+
+def _internal(owner: object, name: str) -> Any:
+    found = getattr(owner, name, None)
+    assert found is not None, (
+        f"SQLAlchemy {sqlalchemy.__version__}: {type(owner).__name__}.{name} is gone. {_SERIES_HINT}"
+    )
+    return found
+
+
+def _dialects() -> list[Dialect]:
+    return [make_url(url).get_dialect()() for url in ("sqlite://", "postgresql+psycopg://")]
+
+
+class TestSqlAlchemyInternals:
+    def test_the_installed_sqlalchemy_is_in_the_minor_series_pyproject_pins(self) -> None:
+        [declared] = [r for r in importlib.metadata.requires("jobgate") or [] if r.lower().startswith("sqlalchemy")]
+        spec = Requirement(declared).specifier
+        assert any(s.operator == "<" for s in spec), f"{declared!r} has no upper bound. {_SERIES_HINT}"
+        assert sqlalchemy.__version__ in spec, f"SQLAlchemy {sqlalchemy.__version__} is outside {declared!r}"
+
+    @pytest.mark.parametrize("dialect", _dialects(), ids=lambda d: d.name)
+    def test_the_cached_type_processors_are_the_ones_the_public_api_builds(self, dialect: Dialect) -> None:
+        for column in [*jobs.c, *job_events.c]:
+            impl = column.type.dialect_impl(dialect)
+            bind = _internal(column.type, "_cached_bind_processor")(dialect)
+            result = _internal(column.type, "_cached_result_processor")(dialect, None)
+            mismatch = f"SQLAlchemy {sqlalchemy.__version__}: the cached processors of {column} changed. {_SERIES_HINT}"
+            assert (bind is None) == (impl.bind_processor(dialect) is None), mismatch
+            assert (result is None) == (impl.result_processor(dialect, None) is None), mismatch
+        at = jobs.c.submitted_at.type
+        bind, public = at._cached_bind_processor(dialect), at.dialect_impl(dialect).bind_processor(dialect)
+        sample = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+        assert bind is None or bind(sample) == public(sample), f"the cached bind processor of {at!r} converts otherwise"
+
+    @pytest.mark.parametrize("dialect", _dialects(), ids=lambda d: d.name)
+    def test_compiled_bind_names_and_positions_name_the_parameters_in_sql_order(self, dialect: Dialect) -> None:
+        statement = select(jobs.c.id).where(jobs.c.owner == bindparam("b_second"), jobs.c.id == bindparam("b_first"))
+        compiled = statement.compile(dialect=dialect)
+        names = _internal(compiled, "bind_names")
+        assert sorted(p.key for p in names) == ["b_first", "b_second"], f"bind_names changed: {names!r}"
+        assert all(isinstance(n, str) for n in names.values()), f"bind_names changed: {names!r}"
+        if compiled.positional:
+            order = _internal(compiled, "positiontup")
+            assert list(order) == ["b_second", "b_first"], (
+                f"SQLAlchemy {sqlalchemy.__version__}: positiontup {order!r} no longer lists the parameters in SQL "
+                f"order. {_SERIES_HINT}"
+            )

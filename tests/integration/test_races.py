@@ -32,7 +32,7 @@ class TestConcurrentCancel:
         self, parts: Components, alice: Actor, admin: Actor
     ) -> None:
         job = sleep_job(parts, alice)
-        claimed = parts.jobs.claim_next("runner-1", {"sleep"})
+        claimed = parts.runners.claim_next("runner-1", {"sleep"})
         assert claimed is not None
         callers = [alice, admin]
 
@@ -48,7 +48,7 @@ class TestConcurrentCancel:
         _, events = parts.jobs.history(admin, job.id)
         assert [e.stage for e in events].count("cancel") == 1
 
-        parts.jobs.cancel_done(claimed)  # the runner's side completes the cancel
+        parts.runners.cancel_done(claimed)  # the runner's side completes the cancel
         final, events = parts.jobs.history(admin, job.id)
         assert final.state is S.CANCELLED
         assert [e.seq for e in events] == [1, 2, 3, 4]
@@ -59,7 +59,7 @@ class TestConcurrentClaim:
     def test_two_runners_racing_for_one_job_yield_exactly_one_winner(self, parts: Components, alice: Actor) -> None:
         for _ in range(5):
             job = sleep_job(parts, alice)
-            claims = all_at_once(2, lambda n: parts.jobs.claim_next(f"runner-{n}", {"sleep"}))
+            claims = all_at_once(2, lambda n: parts.runners.claim_next(f"runner-{n}", {"sleep"}))
             winners = [c for c in claims if c is not None]
             assert len(winners) == 1, claims
             assert winners[0].id == job.id

@@ -15,10 +15,12 @@ from jobgate.domain.model import Actor, Channel, Job, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.runner import RunnerPool
 from jobgate.runner.cancel import CancelToken
+from jobgate.runner.pool import Doorbell
 from jobgate.runner.tasks import TaskContext
+from jobgate.runner.tasks.sleep import sleep
 from support.factories import components, settings_for, sleep_job, user_actor
 from support.processes import is_alive, kill_all
-from support.wait import wait_until
+from support.wait import blocked_in, wait_until
 
 S = JobState
 GRACE_S = 0.5
@@ -52,7 +54,7 @@ def owner(running_parts: Components) -> Actor:
 
 
 def state_of(parts: Components, job: Job) -> JobState:
-    return parts.jobs.states_of([job.id])[job.id]
+    return parts.runners.states_of([job.id])[job.id]
 
 
 def wait_for_state(parts: Components, job: Job, state: JobState, timeout: float) -> Job:
@@ -87,6 +89,23 @@ class TestRunningJobs:
         job = running_parts.jobs.submit(owner, JobSpec("sleep", {"seconds": "soon"}))
         failed = wait_for_state(running_parts, job, S.FAILED, timeout=5)
         assert "must be a number" in (failed.error or "")
+
+
+class TestWakeOnSubmit:
+    def test_a_job_submitted_in_this_process_starts_without_waiting_for_the_idle_poll(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        with components(settings_for(db_url, tmp_path / "data")) as parts:
+            pool = RunnerPool(parts.runners, {"sleep": sleep}, TaskContext(tmp_path, GRACE_S), runners=1, idle_s=3600)
+            parts.jobs.attach(submitted=pool)
+            owner = user_actor(parts, "alice")
+            pool.start()
+            try:
+                wait_until(lambda: blocked_in("jobgate-runner-0", Doorbell.wait), message="the runner to go idle")
+                job = sleep_job(parts, owner, seconds=0)
+                wait_for_state(parts, job, S.FINISHED, timeout=5)  # not the hour the idle runner would wait
+            finally:
+                pool.stop()
 
 
 class TestCancelRunningJobs:
@@ -137,7 +156,7 @@ class TestNoTransactionDuringTasks:
             event.listen(engine, "begin", lambda *_: count("tx", 1))
             event.listen(engine, "commit", lambda *_: count("tx", -1))
             event.listen(engine, "rollback", lambda *_: count("tx", -1))
-            pool = RunnerPool(parts.jobs, {"probe": probe}, TaskContext(tmp_path, GRACE_S), runners=1)
+            pool = RunnerPool(parts.runners, {"probe": probe}, TaskContext(tmp_path, GRACE_S), runners=1)
             owner = user_actor(parts, "alice")
             pool.start()
             try:

@@ -5,6 +5,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Column, Job, JobSpec, TaskResult
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelToken, TaskCancelled
-from jobgate.runner.tasks import Task, TaskContext
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext
+from jobgate.runner.tasks.mydb import mydb_path
 from jobgate.runner.tasks.sql import sql_task
-from jobgate.runner.tasks.sqlctx import mydb_path
 from jobgate.store.migrate import upgrade
 from support import postgres
 from support.factories import components, settings_for, user_actor
@@ -180,12 +181,12 @@ class TestQuick:
         )
         assert result.table.rows == ((1, 2.5, "x", b"\x00\xff", None), (2, 3.0, "y", None, None))
 
-    def test_a_result_beyond_the_row_cap_fails_clearly(self, catalog: Path, ctx: TaskContext) -> None:
-        capped = sql_task({}, row_cap=5)
+    def test_a_result_beyond_the_row_cap_fails_clearly(self, task: Task, ctx: TaskContext) -> None:
+        capped = replace(ctx, limits=SqlLimits(quick_rows=5))
         query = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 6) SELECT x FROM c"
         with pytest.raises(TaskFailed, match="more than 5 rows"):
-            quick(capped, ctx, query)
-        assert quick(capped, ctx, query.replace("x < 6", "x < 5")).rows == 5
+            quick(task, capped, query)
+        assert quick(task, capped, query.replace("x < 6", "x < 5")).rows == 5
 
     def test_a_statement_without_rows_gives_an_empty_table(self, task: Task, ctx: TaskContext) -> None:
         result = quick(task, ctx, "CREATE TABLE q (a INTEGER)")

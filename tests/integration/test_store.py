@@ -7,11 +7,22 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from jobgate.app import Components
-from jobgate.domain.errors import Conflict, JobNotFound, TransitionRefused
-from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
+from jobgate.domain.errors import BadCredentials, Conflict, JobNotFound, TransitionRefused
+from jobgate.domain.model import (
+    Actor,
+    Channel,
+    CredentialKind,
+    Credentials,
+    Job,
+    JobFilter,
+    JobSpec,
+    TaskResult,
+    Transition,
+)
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.tables import job_events, jobs
+from support.factories import expired_token
 
 S = JobState
 SPEC = JobSpec("sleep", {"seconds": 1.5, "tags": ["a", "b"], "nested": {"k": None}}, project="proj", name="n1")
@@ -25,10 +36,10 @@ def assert_utc_millis(value: object) -> None:
 
 
 def run_to_cancelled(parts: Components, actor: Actor, job: Job) -> None:
-    claimed = parts.jobs.claim_next("runner-1", {"sleep"})
+    claimed = parts.runners.claim_next("runner-1", {"sleep"})
     assert claimed is not None
     parts.jobs.cancel(actor, job.id, reason="stop it")
-    parts.jobs.cancel_done(claimed)
+    parts.runners.cancel_done(claimed)
 
 
 class TestRoundTrip:
@@ -55,9 +66,9 @@ class TestRoundTrip:
 
     def test_timestamps_are_aware_utc_with_millisecond_precision(self, parts: Components, alice: Actor) -> None:
         job = parts.jobs.submit(alice, SPEC)
-        claimed = parts.jobs.claim_next("runner-1", {"sleep"})
+        claimed = parts.runners.claim_next("runner-1", {"sleep"})
         assert claimed is not None
-        parts.jobs.finish(claimed, TaskResult(rows=1, summary="ok"))
+        parts.runners.finish(claimed, TaskResult(rows=1, summary="ok"))
         stored, events = parts.jobs.history(alice, job.id)
         for value in (stored.submitted_at, stored.started_at, stored.ended_at, stored.state_changed_at):
             assert_utc_millis(value)
@@ -66,15 +77,17 @@ class TestRoundTrip:
         assert stored.submitted_at <= stored.started_at <= stored.ended_at  # type: ignore[operator]
         assert stored.submitted_at.tzinfo == UTC or stored.submitted_at.utcoffset() == timedelta(0)
 
-    def test_users_round_trip_with_their_groups_and_names_and_wsids_are_unique(self, parts: Components) -> None:
-        user = parts.jobs.add_user("erin", "pw", wsid=500, groups=["admin", "nbi-read"])
-        assert parts.jobs.user("erin") == user
-        assert parts.jobs.user_by_wsid(500) == user
-        assert parts.jobs.add_user("frank", "pw").wsid == 501
+    def test_users_round_trip_with_their_groups_and_names_and_aliases_are_unique(self, parts: Components) -> None:
+        user = parts.identity.add_user("erin", "pw", ["admin", "nbi-read"], numbered={"wsid": 500})
+        assert parts.identity.user("erin") == user
+        assert parts.identity.user_by_alias("wsid", "500") == user
+        parts.identity.add_user("frank", "pw", numbered={"wsid": None})
+        assert parts.identity.alias("frank", "wsid") == "501"
         with pytest.raises(Conflict):
-            parts.jobs.add_user("erin", "pw")
+            parts.identity.add_user("erin", "pw")
         with pytest.raises(Conflict):
-            parts.jobs.add_user("gina", "pw", wsid=500)
+            parts.identity.add_user("gina", "pw", numbered={"wsid": 500})
+        assert parts.identity.user("gina") is None  # all or nothing
 
 
 class TestHistory:
@@ -99,10 +112,10 @@ class TestHistory:
         job = parts.jobs.submit(alice, SPEC)
         seen = parts.jobs.history(alice, job.id)[1]
         for step in (
-            lambda: parts.jobs.claim_next("runner-1", {"sleep"}),
+            lambda: parts.runners.claim_next("runner-1", {"sleep"}),
             lambda: parts.jobs.cancel(alice, job.id),
             lambda: parts.jobs.cancel(alice, job.id),  # idempotent: no event
-            lambda: parts.jobs.cancel_done(job),
+            lambda: parts.runners.cancel_done(job),
         ):
             step()
             now = parts.jobs.history(alice, job.id)[1]
@@ -177,7 +190,7 @@ class TestDelete:
 
     def test_delete_of_a_running_job_is_refused(self, parts: Components, alice: Actor) -> None:
         job = parts.jobs.submit(alice, SPEC)
-        parts.jobs.claim_next("runner-1", {"sleep"})
+        parts.runners.claim_next("runner-1", {"sleep"})
         with pytest.raises(TransitionRefused):
             parts.jobs.delete(alice, job.id)
 
@@ -187,3 +200,19 @@ def test_the_schema_in_use_is_the_one_the_fixture_made(parts: Components) -> Non
     with parts.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             assert conn.execute(text("SELECT current_schema()")).scalar() != "public"
+
+
+class TestTokens:
+    def test_a_token_proves_its_user_until_it_expires_or_is_revoked(self, parts: Components) -> None:
+        carol = parts.identity.add_user("carol", "carol-pw", groups=["admin"])
+        live = parts.identity.issue_token(carol, "birst").token
+        gone = parts.identity.issue_token(carol, "birst").token
+        parts.identity.revoke_token(gone)
+        dead = expired_token(parts.engine, "carol", "birst")
+
+        actor = parts.identity.authenticate(Credentials("", live, CredentialKind.TOKEN, "birst"), Channel.BIRST)
+
+        assert (actor.name, actor.groups) == ("carol", frozenset({"admin"}))
+        for token in (dead, gone, "0" * 32):
+            with pytest.raises(BadCredentials):
+                parts.identity.authenticate(Credentials("", token, CredentialKind.TOKEN, "birst"), Channel.BIRST)

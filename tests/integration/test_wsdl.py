@@ -25,8 +25,9 @@ SERVICES: Final = [  # (served path, file in wsdl/)
     (JOBS_PATH, "casjobs.wsdl"),
     ("/CasJobs/services/casusers.asmx", "casusers.wsdl"),
     ("/CasJobs/casusers.asmx", "casusers.wsdl"),
+    ("/CommandWebService.asmx", "birst.wsdl"),
 ]
-PORTS: Final = {"casjobs.wsdl": 4, "casusers.wsdl": 4}  # Soap, Soap12, HttpGet, HttpPost
+PORTS: Final = {"casjobs.wsdl": 4, "casusers.wsdl": 4, "birst.wsdl": 2}  # Soap, Soap12[, HttpGet, HttpPost]
 
 
 def addresses(document: etree._Element) -> list[etree._Element]:

@@ -29,7 +29,8 @@ def app_in_process(tmp_path: Path, **overrides: Any) -> Iterator[Starlette]:
 
 
 def add_user(app: Starlette, name: str, password: str, wsid: int, *, admin: bool = False) -> User:
-    user: User = app.state.components.jobs.add_user(name, password, wsid, [ADMIN_GROUP] if admin else [])
+    groups = [ADMIN_GROUP] if admin else []
+    user: User = app.state.components.identity.add_user(name, password, groups, numbered={"wsid": wsid})
     return user
 
 

@@ -16,11 +16,10 @@ import httpx
 import pytest
 from soapkit import OperatorView, User, World, assert_no_leak, assert_unchanged, open_world
 
-from jobgate.domain.model import User as Account
-from jobgate.services import Authenticator
+from jobgate.services import TokenPolicy, TokenService
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from support.arcgis import admin_job_url, task_url, token
-from support.fakes import FakeClock, FakeHasher
+from support.fakes import FakeClock
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +69,11 @@ def expired_token(view: OperatorView, user: User) -> str:
     """A token for `user` issued by the store's own code an hour and a half ago for one hour."""
     engine = make_engine(view.database_url)
     try:
-        auth = Authenticator(SqlUnitOfWorkFactory(engine), FakeHasher(), FakeClock(datetime(2000, 1, 1, tzinfo=UTC)))
-        issued, _ = auth.issue_token_until(Account(user.name, user.wsid, "-"), "arcgis", 3600.0)
+        clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
+        issued = TokenService(SqlUnitOfWorkFactory(engine), clock, {}, TokenPolicy()).issue(user.name, "arcgis", 3600)
     finally:
         engine.dispose()
-    return issued
+    return issued.token
 
 
 def submit(http: httpx.Client, tokens: dict[str, str]) -> str:

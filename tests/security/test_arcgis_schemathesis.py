@@ -22,9 +22,9 @@ EXAMPLES = 25
 
 def build_app(tmp: Path) -> Starlette:
     app = create_app(settings_for(f"sqlite:///{tmp / 'jobgate.db'}", tmp / "data"))
-    jobs = app.state.components.jobs
-    owner = jobs.add_user("alice", "alice-Sc-1")
-    jobs.add_user("root", "root-Sc-1", groups=[ADMIN_GROUP])
+    jobs, identity = app.state.components.jobs, app.state.components.identity
+    owner = identity.add_user("alice", "alice-Sc-1")
+    identity.add_user("root", "root-Sc-1", groups=[ADMIN_GROUP])
     jobs.submit(Actor.of(owner, Channel.CLI), JobSpec("sleep", {"seconds": 60}, "demo"))
     return app
 

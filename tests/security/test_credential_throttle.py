@@ -17,7 +17,7 @@ import pytest
 from inprocess import add_user, app_in_process, request, submit_sleep
 from soapkit import BAD_LOGIN, Binding, User, assert_denied, call, result_text
 
-from jobgate.domain.model import Credentials
+from jobgate.domain.model import CredentialKind, Credentials
 from jobgate.services.auth import AuthPolicy
 from jobgate.store.credentials import Argon2Hasher
 from jobgate.store.migrate import upgrade
@@ -89,7 +89,7 @@ def test_a_password_changed_through_the_service_stops_working_at_once(tmp_path: 
         url = f"/CasJobs/services/jobs.asmx/GetJobStatus?wsId=8103&jobId={job}&pw="
         assert request(app, "GET", url + "old-Pw-3").status_code == 200
         assert request(app, "GET", url + "old-Pw-3").status_code == 200  # now from the cache (and the hot path)
-        app.state.components.jobs.set_password("erin", "new-Pw-3")
+        app.state.components.identity.set_password("erin", "new-Pw-3")
         assert_denied(request(app, "GET", url + "old-Pw-3"), Binding.GET, BAD_LOGIN)
         assert request(app, "GET", url + "new-Pw-3").status_code == 200
 
@@ -101,8 +101,9 @@ def test_cost_of_a_cached_credential_check_against_a_full_argon2id_verify(tmp_pa
     )
     with components(settings) as parts:
         upgrade(parts.engine)
-        user = parts.jobs.add_user("frank", "frank-Pw-4", 8104)
-        auth, creds = parts.jobs.auth, Credentials("8104", "frank-Pw-4", "wsid", "127.0.0.1")
+        user = parts.identity.add_user("frank", "frank-Pw-4", numbered={"wsid": 8104})
+        creds = Credentials("8104", "frank-Pw-4", CredentialKind.ALIAS, "wsid", "127.0.0.1")
+        auth = parts.identity.auth
         hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)  # as build() wires it
 
         verify = [_timed(lambda: hasher.verify(user.password_hash, "frank-Pw-4")) for _ in range(5)]

@@ -42,9 +42,26 @@ def components(settings: Settings) -> Iterator[Components]:
 
 def user_actor(parts: Components, name: str, *, admin: bool = False) -> Actor:
     """Add a user and return them as a CLI actor."""
-    user = parts.jobs.add_user(name, f"{name}-password", groups=[ADMIN_GROUP] if admin else [])
+    groups = [ADMIN_GROUP] if admin else []
+    user = parts.identity.add_user(name, f"{name}-password", groups, numbered={"wsid": None})  # as `user add` does
     return Actor.of(user, Channel.CLI)
 
 
 def sleep_job(parts: Components, actor: Actor, seconds: float = 60, project: str = "p") -> Job:
     return parts.jobs.submit(actor, JobSpec("sleep", {"seconds": seconds}, project))
+
+
+def expired_token(engine: Any, owner: str, kind: str) -> str:
+    """A token of `kind` for `owner` that expired an hour ago, written straight into the store (the token
+    service issues live tokens only)."""
+    from datetime import UTC, datetime, timedelta
+    from secrets import token_hex
+
+    from jobgate.services.tokens import digest
+    from jobgate.store import SqlUnitOfWorkFactory
+
+    token, past = token_hex(16), datetime.now(UTC) - timedelta(hours=2)
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        uow.tokens.add(digest(token), owner, kind, past, past + timedelta(hours=1))
+        uow.commit()
+    return token

@@ -188,15 +188,15 @@ class FakeJobRepository:
 class FakeUserRepository:
     def __init__(self) -> None:
         self.rows: dict[str, User] = {}
+        self.alias_rows: dict[tuple[str, str], str] = {}  # (kind, value) → user name
 
     def add(self, user: User, now: datetime) -> None:
+        if user.name in self.rows:
+            raise AssertionError(f"user {user.name} added twice: the store refuses this")
         self.rows[user.name] = user
 
     def by_name(self, name: str) -> User | None:
         return self.rows.get(name)
-
-    def by_wsid(self, wsid: int) -> User | None:
-        return next((u for u in self.rows.values() if u.wsid == wsid), None)
 
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
         if name not in self.rows:
@@ -204,11 +204,26 @@ class FakeUserRepository:
         self.rows[name] = replace(self.rows[name], password_hash=password_hash)
         return True
 
-    def next_wsid(self) -> int:
-        return max((u.wsid for u in self.rows.values()), default=0) + 1
-
     def all(self) -> Sequence[User]:
         return sorted(self.rows.values(), key=lambda u: u.name)
+
+    def add_alias(self, name: str, kind: str, value: str) -> None:
+        if (kind, value) in self.alias_rows or self.alias(name, kind) is not None:
+            raise AssertionError(f"alias {kind} {value} for {name} added twice: the store refuses this")
+        self.alias_rows[(kind, value)] = name
+
+    def by_alias(self, kind: str, value: str) -> User | None:
+        name = self.alias_rows.get((kind, value))
+        return None if name is None else self.rows.get(name)
+
+    def alias(self, name: str, kind: str) -> str | None:
+        return next((v for (k, v), owner in self.alias_rows.items() if k == kind and owner == name), None)
+
+    def aliases(self, kind: str, names: Collection[str]) -> dict[str, str]:
+        return {owner: v for (k, v), owner in self.alias_rows.items() if k == kind and owner in names}
+
+    def highest_number_alias(self, kind: str) -> int:
+        return max((int(v) for (k, v) in self.alias_rows if k == kind), default=0)
 
 
 class FakeTokenRepository:
@@ -218,16 +233,22 @@ class FakeTokenRepository:
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
         self.rows[token_hash] = (owner, kind, expires_at)
 
-    def owner_of(self, token_hash: str, now: datetime) -> str | None:
+    def live(self, token_hash: str, kind: str, now: datetime) -> tuple[str, datetime] | None:
         entry = self.rows.get(token_hash)
-        return entry[0] if entry is not None and entry[2] > now else None
+        if entry is None or entry[1] != kind or entry[2] <= now:
+            return None
+        return entry[0], entry[2]
 
-    def expired(self, token_hash: str, now: datetime) -> bool:
+    def extend(self, token_hash: str, expires_at: datetime) -> None:
+        owner, kind, _ = self.rows[token_hash]
+        self.rows[token_hash] = (owner, kind, expires_at)
+
+    def expired(self, token_hash: str, kind: str, now: datetime) -> bool:
         entry = self.rows.get(token_hash)
-        return entry is not None and entry[2] <= now
+        return entry is not None and entry[1] == kind and entry[2] <= now
 
-    def revoke(self, token_hash: str) -> None:
-        self.rows.pop(token_hash, None)
+    def revoke(self, token_hash: str) -> bool:
+        return self.rows.pop(token_hash, None) is not None
 
 
 class FakeUnitOfWork:
@@ -249,6 +270,7 @@ class FakeUnitOfWork:
             "deleted": set(self.jobs.deleted),
             "history": list(self.jobs.history),
             "users": dict(self.users.rows),
+            "aliases": dict(self.users.alias_rows),
             "tokens": dict(self.tokens.rows),
         }
 
@@ -273,7 +295,7 @@ class FakeUnitOfWork:
             saved["deleted"],
             saved["history"],
         )
-        self.users.rows, self.tokens.rows = saved["users"], saved["tokens"]
+        self.users.rows, self.users.alias_rows, self.tokens.rows = saved["users"], saved["aliases"], saved["tokens"]
 
 
 class FakeCancelSignal:
@@ -283,4 +305,14 @@ class FakeCancelSignal:
         self.jobs: list[int] = []
 
     def canceling(self, job_id: int) -> None:
+        self.jobs.append(job_id)
+
+
+class FakeSubmitSignal:
+    """Records the jobs the service said it queued (the SubmitSignal port)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[int] = []
+
+    def submitted(self, job_id: int) -> None:
         self.jobs.append(job_id)

@@ -1,8 +1,10 @@
 """Wait for a condition against a deadline, never for a fixed time."""
 
+import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -26,3 +28,14 @@ def wait_until(
             text = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout:g} s waiting for {text}")
         time.sleep(interval)  # the poll interval, not a wait for the condition
+
+
+def blocked_in(thread_name: str, function: Callable[..., Any]) -> bool:
+    """True while the live thread named `thread_name` is inside `function` (somewhere on its stack)."""
+    idents = [t.ident for t in threading.enumerate() if t.name == thread_name]
+    frame = sys._current_frames().get(idents[0]) if idents else None
+    while frame is not None:
+        if frame.f_code is function.__code__:
+            return True
+        frame = frame.f_back
+    return False

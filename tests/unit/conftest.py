@@ -3,7 +3,17 @@
 import pytest
 
 from jobgate.domain.model import ADMIN_GROUP, Actor, Channel
-from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
+from jobgate.services import (
+    Authenticator,
+    AuthPolicy,
+    Identity,
+    JobService,
+    RunnerService,
+    Runtime,
+    TokenPolicy,
+    TokenService,
+    Transitions,
+)
 from support.fakes import FakeCancelSignal, FakeClock, FakeHasher, FakeUnitOfWork
 
 RUNTIME = Runtime(cancel_grace_s=10.0, cancel_margin_s=5.0, heartbeat_s=1.0, stale_after_s=5.0)
@@ -31,9 +41,30 @@ def signal() -> FakeCancelSignal:
 
 
 @pytest.fixture
-def jobs(uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher, signal: FakeCancelSignal) -> JobService:
-    auth = Authenticator(uow, hasher, clock, POLICY, secret=b"unit-test-secret")
-    return JobService(uow, clock, hasher, auth, RUNTIME, signal=signal)
+def transitions(uow: FakeUnitOfWork, clock: FakeClock) -> Transitions:
+    return Transitions(uow, clock)
+
+
+@pytest.fixture
+def jobs(uow: FakeUnitOfWork, clock: FakeClock, transitions: Transitions, signal: FakeCancelSignal) -> JobService:
+    return JobService(uow, clock, transitions, RUNTIME, signal=signal)
+
+
+@pytest.fixture
+def runners(uow: FakeUnitOfWork, clock: FakeClock, transitions: Transitions) -> RunnerService:
+    return RunnerService(uow, clock, transitions, RUNTIME)
+
+
+@pytest.fixture
+def tokens(uow: FakeUnitOfWork, clock: FakeClock) -> TokenService:
+    policies = {"birst": TokenPolicy(lifetime_s=600, sliding=True), "arcgis": TokenPolicy(3600, max_lifetime_s=86400)}
+    return TokenService(uow, clock, policies, TokenPolicy(lifetime_s=3600))
+
+
+@pytest.fixture
+def identity(uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher, tokens: TokenService) -> Identity:
+    auth = Authenticator(uow, hasher, clock, tokens, POLICY, secret=b"unit-test-secret")
+    return Identity(uow, clock, hasher, auth, tokens)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import threading
 from jobgate.dialects.arcgis.waits import JobWaits
 from jobgate.domain.model import Actor, JobSpec
 from jobgate.domain.states import JobState
-from jobgate.services import Authenticator, JobService
-from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
+from jobgate.services import JobService, Runtime, Transitions
+from support.fakes import FakeClock, FakeUnitOfWork
 
 SLEEP = JobSpec("sleep", {"seconds": 5}, project="demo")
 
@@ -40,7 +40,7 @@ def test_without_a_change_the_waiter_times_out(jobs: JobService, alice: Actor) -
 def test_a_change_made_by_another_process_is_found_by_the_shared_re_read(
     uow: FakeUnitOfWork, clock: FakeClock, jobs: JobService, alice: Actor
 ) -> None:
-    elsewhere = JobService(uow, clock, FakeHasher(), Authenticator(uow, FakeHasher(), clock))  # same store
+    elsewhere = JobService(uow, clock, Transitions(uow, clock), Runtime())  # same store, its own listeners
     job = jobs.submit(alice, SLEEP)
     waits = JobWaits(jobs, poll_s=0.01)
 

@@ -5,60 +5,60 @@ import threading
 
 import pytest
 
-from jobgate.domain.errors import BadCredentials, TokenExpired
-from jobgate.domain.model import Channel, Credentials, User
-from jobgate.services import Authenticator, AuthPolicy, JobService
+from jobgate.domain.errors import BadCredentials
+from jobgate.domain.model import Channel, CredentialKind, Credentials, User
+from jobgate.services import Authenticator, AuthPolicy, Identity, TokenService
 from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
 from support.wait import wait_until
 
+ALIAS, TOKEN = CredentialKind.ALIAS, CredentialKind.TOKEN
 PASSWORD = "correct horse"
 WRONG = "battery staple"
 
 
 @pytest.fixture
-def carol(jobs: JobService) -> User:
-    return jobs.add_user("carol", PASSWORD, wsid=77, groups=["nbi-read"])
+def carol(identity: Identity) -> User:
+    return identity.add_user("carol", PASSWORD, ["nbi-read"], numbered={"wsid": 77})
 
 
 def by_name(password: str, client: str = "10.0.0.1") -> Credentials:
-    return Credentials("carol", password, "password", client)
+    return Credentials("carol", password, client)
 
 
 class TestAuthenticate:
-    def test_wsid_and_password_prove_the_user(self, jobs: JobService, carol: User) -> None:
-        actor = jobs.authenticate(Credentials("77", PASSWORD, "wsid"), Channel.CASJOBS)
+    def test_wsid_and_password_prove_the_user(self, identity: Identity, carol: User) -> None:
+        actor = identity.authenticate(Credentials("77", PASSWORD, ALIAS, "wsid"), Channel.CASJOBS)
         assert (actor.name, actor.protocol, actor.groups) == ("carol", Channel.CASJOBS, {"nbi-read"})
 
-    def test_name_and_password_prove_the_user(self, jobs: JobService, carol: User) -> None:
-        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
+    def test_name_and_password_prove_the_user(self, identity: Identity, carol: User) -> None:
+        assert identity.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
-    def test_an_issued_token_proves_the_user_until_revoked(self, jobs: JobService, carol: User) -> None:
-        token, lifetime = jobs.auth.issue_token(carol, "arcgis")
-        assert lifetime > 0
-        creds = Credentials("", token, "token")
-        assert jobs.authenticate(creds, Channel.ARCGIS).name == "carol"
-        jobs.auth.revoke_token(token)
+    def test_an_issued_token_proves_the_user_until_revoked(self, identity: Identity, carol: User) -> None:
+        issued = identity.issue_token(carol, "arcgis")
+        creds = Credentials("", issued.token, TOKEN, "arcgis")
+        assert identity.authenticate(creds, Channel.ARCGIS).name == "carol"
+        assert identity.revoke_token(issued.token)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(creds, Channel.ARCGIS)
+            identity.authenticate(creds, Channel.ARCGIS)
 
     def test_an_expired_token_is_refused_even_right_after_a_successful_use(
-        self, jobs: JobService, clock: FakeClock, carol: User
+        self, identity: Identity, clock: FakeClock, carol: User
     ) -> None:
-        token, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=30)
-        jobs.authenticate(Credentials("", token, "token"), Channel.ARCGIS)
+        token = identity.issue_token(carol, "arcgis", lifetime_s=30).token
+        identity.authenticate(Credentials("", token, TOKEN, "arcgis"), Channel.ARCGIS)
         clock.advance(31)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(Credentials("", token, "token"), Channel.ARCGIS)
+            identity.authenticate(Credentials("", token, TOKEN, "arcgis"), Channel.ARCGIS)
 
     @pytest.mark.parametrize(
         "creds",
         [
-            Credentials("carol", WRONG, "password"),
-            Credentials("77", WRONG, "wsid"),
-            Credentials("78", PASSWORD, "wsid"),
-            Credentials("not-a-number", PASSWORD, "wsid"),
-            Credentials("nobody", PASSWORD, "password"),
-            Credentials("", "no-such-token", "token"),
+            Credentials("carol", WRONG),
+            Credentials("77", WRONG, ALIAS, "wsid"),
+            Credentials("78", PASSWORD, ALIAS, "wsid"),
+            Credentials("not-a-number", PASSWORD, ALIAS, "wsid"),
+            Credentials("nobody", PASSWORD),
+            Credentials("", "no-such-token", TOKEN, "arcgis"),
         ],
         ids=[
             "wrong-password",
@@ -69,113 +69,100 @@ class TestAuthenticate:
             "bad-token",
         ],
     )
-    def test_bad_credentials_are_refused(self, jobs: JobService, carol: User, creds: Credentials) -> None:
+    def test_bad_credentials_are_refused(self, identity: Identity, carol: User, creds: Credentials) -> None:
         with pytest.raises(BadCredentials):
-            jobs.authenticate(creds, Channel.CASJOBS)
-
-    def test_token_checks_are_never_held_off_and_an_expired_one_always_says_so(
-        self, jobs: JobService, clock: FakeClock, carol: User
-    ) -> None:
-        dead, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=30)
-        live, _ = jobs.auth.issue_token(carol, "arcgis", ttl_s=3600)
-        clock.advance(31)
-        for _ in range(20):  # far past the throttle's free failures
-            with pytest.raises(BadCredentials):
-                jobs.authenticate(Credentials("", "no-such-token", "token"), Channel.ARCGIS)
-            with pytest.raises(TokenExpired):
-                jobs.authenticate(Credentials("", dead, "token"), Channel.ARCGIS)
-        assert jobs.authenticate(Credentials("", live, "token"), Channel.ARCGIS).name == "carol"
+            identity.authenticate(creds, Channel.CASJOBS)
 
     def test_an_unknown_user_costs_a_password_check_too(
-        self, jobs: JobService, hasher: FakeHasher, carol: User
+        self, identity: Identity, hasher: FakeHasher, carol: User
     ) -> None:
         before = hasher.verify_calls
         with pytest.raises(BadCredentials):
-            jobs.authenticate(Credentials("nobody", PASSWORD, "password"), Channel.CASJOBS)
+            identity.authenticate(Credentials("nobody", PASSWORD), Channel.CASJOBS)
         assert hasher.verify_calls == before + 1
 
 
 class TestCredentialCache:
     def test_a_second_check_of_the_same_credentials_does_not_hash_again(
-        self, jobs: JobService, hasher: FakeHasher, carol: User
+        self, identity: Identity, hasher: FakeHasher, carol: User
     ) -> None:
-        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         checks = hasher.verify_calls
-        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
+        assert identity.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
         assert hasher.verify_calls == checks
 
-    def test_the_cache_holds_no_password(self, jobs: JobService, carol: User) -> None:
-        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
-        assert PASSWORD.encode() not in b"".join(jobs.auth.cache._entries)
+    def test_the_cache_holds_no_password(self, identity: Identity, carol: User) -> None:
+        identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        assert PASSWORD.encode() not in b"".join(identity.auth.cache._entries)
 
     def test_a_cached_check_expires_after_its_ttl(
-        self, jobs: JobService, hasher: FakeHasher, clock: FakeClock, carol: User
+        self, identity: Identity, hasher: FakeHasher, clock: FakeClock, carol: User
     ) -> None:
-        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         checks = hasher.verify_calls
-        clock.advance(jobs.auth.policy.cache_ttl_s)
-        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        clock.advance(identity.auth.policy.cache_ttl_s)
+        identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         assert hasher.verify_calls == checks + 1
 
-    def test_a_password_change_drops_the_cached_check(self, jobs: JobService, carol: User) -> None:
-        jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
-        jobs.set_password("carol", "new password")
+    def test_a_password_change_drops_the_cached_check(self, identity: Identity, carol: User) -> None:
+        identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        identity.set_password("carol", "new password")
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
-        assert jobs.authenticate(by_name("new password"), Channel.TRANSWS).name == "carol"
+            identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+        assert identity.authenticate(by_name("new password"), Channel.TRANSWS).name == "carol"
 
-    def test_failures_are_not_cached(self, jobs: JobService, hasher: FakeHasher, carol: User) -> None:
+    def test_failures_are_not_cached(self, identity: Identity, hasher: FakeHasher, carol: User) -> None:
         for attempt in range(2):
             before = hasher.verify_calls
             with pytest.raises(BadCredentials):
-                jobs.authenticate(by_name(WRONG), Channel.TRANSWS)
+                identity.authenticate(by_name(WRONG), Channel.TRANSWS)
             assert hasher.verify_calls == before + 1, f"attempt {attempt} was not checked"
 
 
 class TestThrottle:
     """The unit tier's policy: 3 free failures, then 1 s doubling per failure, at most 8 s."""
 
-    def fail(self, jobs: JobService, times: int, client: str = "10.0.0.1") -> None:
+    def fail(self, identity: Identity, times: int, client: str = "10.0.0.1") -> None:
         for _ in range(times):
             with pytest.raises(BadCredentials):
-                jobs.authenticate(by_name(WRONG, client), Channel.TRANSWS)
+                identity.authenticate(by_name(WRONG, client), Channel.TRANSWS)
 
     def test_after_the_free_failures_even_the_right_password_is_refused_without_a_check(
-        self, jobs: JobService, hasher: FakeHasher, carol: User
+        self, identity: Identity, hasher: FakeHasher, carol: User
     ) -> None:
-        self.fail(jobs, 3)
+        self.fail(identity, 3)
         before = hasher.verify_calls
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+            identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         assert hasher.verify_calls == before
 
-    def test_the_hold_ends_after_the_back_off(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
-        self.fail(jobs, 3)
+    def test_the_hold_ends_after_the_back_off(self, identity: Identity, clock: FakeClock, carol: User) -> None:
+        self.fail(identity, 3)
         clock.advance(1.0)
-        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
+        assert identity.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
-    def test_the_hold_never_exceeds_the_maximum_window(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
-        self.fail(jobs, 3)
+    def test_the_hold_never_exceeds_the_maximum_window(self, identity: Identity, clock: FakeClock, carol: User) -> None:
+        self.fail(identity, 3)
         for _ in range(10):  # keep failing as soon as each hold ends: the back-off doubles to its cap
             clock.advance(8.0)
-            self.fail(jobs, 1)
+            self.fail(identity, 1)
         clock.advance(7.9)
         with pytest.raises(BadCredentials):
-            jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS)
+            identity.authenticate(by_name(PASSWORD), Channel.TRANSWS)
         clock.advance(0.1)
-        assert jobs.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
+        assert identity.authenticate(by_name(PASSWORD), Channel.TRANSWS).name == "carol"
 
-    def test_a_success_resets_the_accounts_failures(self, jobs: JobService, clock: FakeClock, carol: User) -> None:
-        self.fail(jobs, 3, client="10.0.0.1")
+    def test_a_success_resets_the_accounts_failures(self, identity: Identity, clock: FakeClock, carol: User) -> None:
+        self.fail(identity, 3, client="10.0.0.1")
         clock.advance(1.0)
-        jobs.authenticate(by_name(PASSWORD, "10.0.0.1"), Channel.TRANSWS)
-        self.fail(jobs, 1, client="10.0.0.2")  # one more failure, from elsewhere: free again
-        assert jobs.authenticate(by_name(PASSWORD, "10.0.0.2"), Channel.TRANSWS).name == "carol"
+        identity.authenticate(by_name(PASSWORD, "10.0.0.1"), Channel.TRANSWS)
+        self.fail(identity, 1, client="10.0.0.2")  # one more failure, from elsewhere: free again
+        assert identity.authenticate(by_name(PASSWORD, "10.0.0.2"), Channel.TRANSWS).name == "carol"
 
-    def test_other_accounts_from_other_addresses_are_not_held_off(self, jobs: JobService, carol: User) -> None:
-        jobs.add_user("dave", "dave's password")
-        self.fail(jobs, 5)
-        assert jobs.authenticate(Credentials("dave", "dave's password", "password", "10.9.9.9"), Channel.CISCO)
+    def test_other_accounts_from_other_addresses_are_not_held_off(self, identity: Identity, carol: User) -> None:
+        identity.add_user("dave", "dave's password")
+        self.fail(identity, 5)
+        assert identity.authenticate(Credentials("dave", "dave's password", "10.9.9.9"), Channel.CISCO)
 
 
 class _GatedHasher(FakeHasher):
@@ -206,12 +193,12 @@ def parked_in_flight(threads: list[threading.Thread]) -> int:
 class TestSingleFlight:
     @pytest.mark.parametrize("password", [PASSWORD, WRONG])
     def test_callers_missing_the_cache_together_share_one_password_check(
-        self, uow: FakeUnitOfWork, clock: FakeClock, password: str
+        self, uow: FakeUnitOfWork, clock: FakeClock, tokens: TokenService, password: str
     ) -> None:
         hasher = _GatedHasher()
-        auth = Authenticator(uow, hasher, clock, AuthPolicy(), secret=b"unit-test-secret")
+        auth = Authenticator(uow, hasher, clock, tokens, AuthPolicy(), secret=b"unit-test-secret")
         with uow:
-            uow.users.add(User("carol", 77, hasher.hash(PASSWORD)), clock.now())
+            uow.users.add(User("carol", hasher.hash(PASSWORD)), clock.now())
             uow.commit()
         results: list[str] = []
 
@@ -232,3 +219,22 @@ class TestSingleFlight:
 
         assert results == ["carol" if password == PASSWORD else "refused"] * 8
         assert hasher.verify_calls == 1
+
+
+class TestTokenChecks:
+    def test_checking_a_token_costs_no_hash_and_counts_as_verified(
+        self, identity: Identity, hasher: FakeHasher, carol: User
+    ) -> None:
+        creds = Credentials("", identity.issue_token(carol, "birst").token, TOKEN, "birst")
+        before = hasher.verify_calls
+        assert identity.authenticate(creds, Channel.BIRST).name == "carol"
+        assert hasher.verify_calls == before
+        assert identity.is_verified(creds)
+
+    def test_bad_tokens_hold_off_no_one(self, identity: Identity, carol: User) -> None:
+        """Tokens cannot be guessed; throttling their failures would lock every holder of that kind out at once."""
+        token = identity.issue_token(carol, "birst").token
+        for attempt in range(AuthPolicy().free_failures + 5):
+            with pytest.raises(BadCredentials):
+                identity.authenticate(Credentials("", f"{attempt:032x}", TOKEN, "birst", "10.0.0.1"), Channel.BIRST)
+        assert identity.authenticate(Credentials("", token, TOKEN, "birst", "10.0.0.1"), Channel.BIRST).name == "carol"

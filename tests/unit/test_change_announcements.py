@@ -1,14 +1,12 @@
-"""JobService.watch: every committed state change this process makes is announced once, after its commit;
-refusals and no-op requests are not. knows_task and issue_token_until, which the ArcGIS dialect needs."""
-
-from datetime import timedelta
+"""Transitions.watch (JobService.watch): every committed state change this process makes is announced once,
+after its commit; refusals and no-op requests are not. JobService.knows_task, and expired tokens told apart."""
 
 import pytest
 
-from jobgate.domain.errors import TokenExpired, TransitionRefused
-from jobgate.domain.model import Actor, Channel, Credentials, Job, JobFilter, JobSpec, TaskResult
+from jobgate.domain.errors import BadCredentials, TokenExpired, TransitionRefused
+from jobgate.domain.model import Actor, Channel, CredentialKind, Credentials, Job, JobFilter, JobSpec, TaskResult
 from jobgate.domain.states import JobState
-from jobgate.services import JobService
+from jobgate.services import Identity, JobService, RunnerService
 from support.fakes import FakeClock
 
 SLEEP = JobSpec("sleep", {"seconds": 5}, project="proj")
@@ -30,20 +28,20 @@ def heard(jobs: JobService) -> Heard:
     return Heard(jobs)
 
 
-def running(jobs: JobService, alice: Actor) -> Job:
+def running(jobs: JobService, runners: RunnerService, alice: Actor) -> Job:
     jobs.submit(alice, SLEEP)
-    claimed = jobs.claim_next("runner-1", {"sleep"})
+    claimed = runners.claim_next("runner-1", {"sleep"})
     assert claimed is not None
     return claimed
 
 
 class TestAnnouncements:
     def test_each_transition_is_heard_once_with_the_state_it_committed(
-        self, jobs: JobService, heard: Heard, alice: Actor
+        self, jobs: JobService, runners: RunnerService, heard: Heard, alice: Actor
     ) -> None:
-        job = running(jobs, alice)
+        job = running(jobs, runners, alice)
         jobs.cancel(alice, job.id)
-        jobs.cancel_done(job)
+        runners.cancel_done(job)
         jobs.delete(alice, job.id)
 
         assert heard.events == [
@@ -53,19 +51,23 @@ class TestAnnouncements:
             (job.id, JobState.CANCELLED),  # hidden: the same state, a committed change all the same
         ]
 
-    def test_a_finished_job_is_heard(self, jobs: JobService, heard: Heard, alice: Actor) -> None:
-        job = running(jobs, alice)
-        jobs.finish(job, TaskResult(rows=0))
+    def test_a_finished_job_is_heard(
+        self, jobs: JobService, runners: RunnerService, heard: Heard, alice: Actor
+    ) -> None:
+        job = running(jobs, runners, alice)
+        runners.finish(job, TaskResult(rows=0))
 
         assert heard.events[-1] == (job.id, JobState.FINISHED)
 
-    def test_a_refused_or_idempotent_request_is_not_heard(self, jobs: JobService, heard: Heard, alice: Actor) -> None:
-        job = running(jobs, alice)
+    def test_a_refused_or_idempotent_request_is_not_heard(
+        self, jobs: JobService, runners: RunnerService, heard: Heard, alice: Actor
+    ) -> None:
+        job = running(jobs, runners, alice)
         jobs.cancel(alice, job.id)
         before = list(heard.events)
 
         jobs.cancel(alice, job.id)  # already Canceling: nothing changes
-        jobs.cancel_done(job)
+        runners.cancel_done(job)
         with pytest.raises(TransitionRefused):
             jobs.cancel(alice, job.id)
 
@@ -83,12 +85,18 @@ class TestTasksAndTokens:
     def test_no_task_is_known_without_an_executor(self, jobs: JobService) -> None:
         assert not jobs.knows_task("sleep")
 
-    def test_a_token_expires_at_the_moment_it_was_issued_for(self, jobs: JobService, clock: FakeClock) -> None:
-        user = jobs.add_user("alice", "pw")
-        token, expires_at = jobs.auth.issue_token_until(user, "arcgis", 60.0)
+    def test_an_expired_token_says_so_and_an_unknown_one_does_not(self, identity: Identity, clock: FakeClock) -> None:
+        user = identity.add_user("alice", "pw")
+        issued = identity.issue_token(user, "arcgis", 60.0)
 
-        assert expires_at == clock.now() + timedelta(seconds=60)
-        assert jobs.authenticate(Credentials("t1", token, "token"), Channel.ARCGIS).name == "alice"
+        def check(token: str) -> str:
+            return identity.authenticate(Credentials("", token, CredentialKind.TOKEN, "arcgis"), Channel.ARCGIS).name
+
+        assert check(issued.token) == "alice"
         clock.advance(61)
-        with pytest.raises(TokenExpired):
-            jobs.authenticate(Credentials("t1", token, "token"), Channel.ARCGIS)
+        for _ in range(10):  # never held off: an expired token keeps saying so
+            with pytest.raises(TokenExpired):
+                check(issued.token)
+        with pytest.raises(BadCredentials) as unknown:
+            check("0" * 32)
+        assert not isinstance(unknown.value, TokenExpired)

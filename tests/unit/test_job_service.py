@@ -7,8 +7,8 @@ import pytest
 from jobgate.domain.errors import InvalidRequest, JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, TaskResult
 from jobgate.domain.states import Action, JobState
-from jobgate.services import JobService
-from support.fakes import EPOCH, FakeCancelSignal, FakeClock, FakeUnitOfWork
+from jobgate.services import JobService, RunnerService
+from support.fakes import EPOCH, FakeCancelSignal, FakeClock, FakeSubmitSignal, FakeUnitOfWork
 
 S = JobState
 SLEEP = JobSpec("sleep", {"seconds": 5}, project="proj")
@@ -16,22 +16,22 @@ JobIn = Callable[..., Job]
 
 
 @pytest.fixture
-def job_in(jobs: JobService, alice: Actor) -> JobIn:
+def job_in(jobs: JobService, runners: RunnerService, alice: Actor) -> JobIn:
     """A job of alice's brought into `state` by the same requests a client and a runner would make."""
 
     def make(state: JobState, spec: JobSpec = SLEEP) -> Job:
         job = jobs.submit(alice, spec)
         if state in (S.EXECUTING, S.CANCELING, S.FINISHED, S.FAILED):
-            claimed = jobs.claim_next("runner-1", {spec.task})
+            claimed = runners.claim_next("runner-1", {spec.task})
             assert claimed is not None
             assert claimed.id == job.id
             job = claimed
         if state is S.CANCELING or state is S.CANCELLED:
             job = jobs.cancel(alice, job.id).job
         elif state is S.FINISHED:
-            job = jobs.finish(job, TaskResult(rows=3, summary="done")).job
+            job = runners.finish(job, TaskResult(rows=3, summary="done")).job
         elif state is S.FAILED:
-            job = jobs.fail(job, "it broke").job
+            job = runners.fail(job, "it broke").job
         elif state is S.SUSPENDED:
             job = jobs.suspend(alice, job.id).job
         assert job.state is state
@@ -56,6 +56,21 @@ class TestSubmit:
         [event] = uow.jobs.events(job.id)
         assert (event.seq, event.stage, event.from_state, event.to_state) == (1, "submit", None, S.SUBMITTED)
         assert (event.actor, event.protocol) == ("alice", Channel.CASJOBS)
+
+    def test_a_queued_job_rings_the_submit_signal_once_it_is_stored(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        rung = FakeSubmitSignal()
+        jobs.attach(submitted=rung)
+        job = jobs.submit(alice, SLEEP)
+        assert rung.jobs == [job.id]
+        assert uow.jobs.get(job.id) is not None
+
+    def test_a_synchronous_job_rings_no_runner(self, jobs: JobService, alice: Actor) -> None:
+        rung = FakeSubmitSignal()
+        jobs.attach(submitted=rung)
+        jobs.submit(alice, JobSpec("sleep", {"seconds": 0}, synchronous=True))
+        assert rung.jobs == []
 
     def test_two_jobs_get_different_ids_and_keys(self, jobs: JobService, alice: Actor) -> None:
         first, second = jobs.submit(alice, SLEEP), jobs.submit(alice, SLEEP)
@@ -163,6 +178,24 @@ class TestCancel:
         assert (outcome.prior, outcome.current, outcome.changed) == (S.SUSPENDED, S.CANCELLED, True)
         assert history(uow, job)[-1] == ("cancel", S.SUSPENDED, S.CANCELLED)
 
+    def test_cancel_only_from_given_states_refuses_any_other_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn
+    ) -> None:
+        job = job_in(S.SUSPENDED)
+        before = uow.jobs.events(job.id)
+        with pytest.raises(TransitionRefused) as refused:
+            jobs.cancel(alice, job.id, only_from=frozenset({S.SUBMITTED, S.EXECUTING, S.CANCELING}))
+        assert (refused.value.current, refused.value.action) == (S.SUSPENDED, Action.CANCEL)
+        assert uow.jobs.events(job.id) == before
+        assert uow.jobs.rows[job.id].state is S.SUSPENDED
+
+    def test_cancel_only_from_a_listed_state_cancels_as_usual(
+        self, jobs: JobService, alice: Actor, job_in: JobIn
+    ) -> None:
+        job = job_in(S.EXECUTING)
+        outcome = jobs.cancel(alice, job.id, only_from=frozenset({S.EXECUTING}))
+        assert (outcome.prior, outcome.current, outcome.changed) == (S.EXECUTING, S.CANCELING, True)
+
     def test_cancel_of_synchronous_job_leaves_it_unchanged(
         self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor
     ) -> None:
@@ -204,13 +237,59 @@ class TestCancel:
         assert jobs.get(bob, others.id).state is S.SUBMITTED
 
 
+class TestTryCancel:
+    """The cancel that answers yes or no (Birst's cancelJob): an Outcome when accepted, None for the rest."""
+
+    @pytest.mark.parametrize(
+        ("state", "after", "changed"),
+        [(S.SUBMITTED, S.CANCELLED, True), (S.EXECUTING, S.CANCELING, True), (S.SUSPENDED, S.CANCELLED, True),
+         (S.CANCELING, S.CANCELING, False)],
+    )  # fmt: skip
+    def test_a_live_job_is_accepted(
+        self, jobs: JobService, alice: Actor, job_in: JobIn, state: JobState, after: JobState, changed: bool
+    ) -> None:
+        job = job_in(state)
+        outcome = jobs.try_cancel(alice, job.key, project="proj")
+        assert outcome is not None
+        assert (outcome.current, outcome.changed) == (after, changed)
+
+    @pytest.mark.parametrize("state", [S.FINISHED, S.CANCELLED, S.FAILED])
+    def test_a_final_job_is_no_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn, state: JobState
+    ) -> None:
+        job = job_in(state)
+        before, row = uow.jobs.events(job.id), uow.jobs.rows[job.id]
+        assert jobs.try_cancel(alice, job.key) is None
+        assert (uow.jobs.events(job.id), uow.jobs.rows[job.id]) == (before, row)
+
+    @pytest.mark.parametrize("who", ["bob", "alice-other-project", "unknown"])
+    def test_another_users_job_another_project_or_no_job_is_no_and_changes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, bob: Actor, job_in: JobIn, who: str
+    ) -> None:
+        job = job_in(S.EXECUTING)
+        before = uow.jobs.events(job.id)
+        if who == "bob":
+            assert jobs.try_cancel(bob, job.key) is None
+        elif who == "unknown":
+            assert jobs.try_cancel(alice, "f" * 32) is None
+        else:
+            assert jobs.try_cancel(alice, job.key, project="other") is None
+        assert uow.jobs.events(job.id) == before
+        assert uow.jobs.rows[job.id].state is S.EXECUTING
+
+    def test_admin_is_accepted_for_any_users_job(self, jobs: JobService, admin: Actor, job_in: JobIn) -> None:
+        outcome = jobs.try_cancel(admin, job_in(S.EXECUTING).key)
+        assert outcome is not None
+        assert outcome.current is S.CANCELING
+
+
 class TestSuspendResumeDelete:
     def test_suspend_holds_a_submitted_job_and_resume_releases_it(
-        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn
+        self, jobs: JobService, runners: RunnerService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn
     ) -> None:
         job = job_in(S.SUBMITTED)
         assert jobs.suspend(alice, job.id).current is S.SUSPENDED
-        assert jobs.claim_next("runner-1", {"sleep"}) is None  # a held job is not picked up
+        assert runners.claim_next("runner-1", {"sleep"}) is None  # a held job is not picked up
         assert jobs.resume(alice, job.id).current is S.SUBMITTED
         assert [h[0] for h in history(uow, job)] == ["submit", "suspend", "resume"]
 
@@ -260,11 +339,11 @@ class TestSuspendResumeDelete:
 
 class TestRunnerSide:
     def test_claim_moves_the_oldest_submitted_job_of_a_known_task_to_executing(
-        self, jobs: JobService, alice: Actor, clock: FakeClock
+        self, jobs: JobService, runners: RunnerService, alice: Actor, clock: FakeClock
     ) -> None:
         other = jobs.submit(alice, JobSpec("unknown-task"))
         first, second = jobs.submit(alice, SLEEP), jobs.submit(alice, SLEEP)
-        claimed = jobs.claim_next("runner-1", {"sleep"})
+        claimed = runners.claim_next("runner-1", {"sleep"})
         assert claimed is not None
         assert (claimed.id, claimed.state, claimed.runner_id, claimed.attempts) == (
             first.id, S.EXECUTING, "runner-1", 1,
@@ -286,42 +365,48 @@ class TestRunnerSide:
 
     @pytest.mark.parametrize("end", ["finish", "fail"])
     def test_a_task_that_ends_after_a_cancel_won_leaves_the_job_cancelled(
-        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn, end: str
+        self, jobs: JobService, runners: RunnerService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn, end: str
     ) -> None:
         job = job_in(S.EXECUTING)
         jobs.cancel(alice, job.id)
-        outcome = jobs.finish(job, TaskResult(rows=1)) if end == "finish" else jobs.fail(job, "interrupted")
+        outcome = runners.finish(job, TaskResult(rows=1)) if end == "finish" else runners.fail(job, "interrupted")
         assert (outcome.prior, outcome.current) == (S.CANCELING, S.CANCELLED)
         assert history(uow, job)[-2:] == [
             ("cancel", S.EXECUTING, S.CANCELING),
             ("cancel_done", S.CANCELING, S.CANCELLED),
         ]
 
-    def test_cancel_done_completes_a_pending_cancel(self, jobs: JobService, uow: FakeUnitOfWork, job_in: JobIn) -> None:
+    def test_cancel_done_completes_a_pending_cancel(
+        self, jobs: JobService, runners: RunnerService, uow: FakeUnitOfWork, job_in: JobIn
+    ) -> None:
         job = job_in(S.CANCELING)
-        outcome = jobs.cancel_done(job)
+        outcome = runners.cancel_done(job)
         assert (outcome.current, outcome.job.runner_id) == (S.CANCELLED, None)
         event = uow.jobs.events(job.id)[-1]
         assert (event.actor, event.protocol) == ("system", Channel.RUNNER)
 
-    def test_release_on_shutdown_requeues_without_using_up_the_retry(self, jobs: JobService, job_in: JobIn) -> None:
+    def test_release_on_shutdown_requeues_without_using_up_the_retry(
+        self, jobs: JobService, runners: RunnerService, job_in: JobIn
+    ) -> None:
         job = job_in(S.EXECUTING)
-        released = jobs.release(job, "server shutting down")
+        released = runners.release(job, "server shutting down")
         assert (released.current, released.job.attempts, released.job.runner_id) == (S.SUBMITTED, 0, None)
-        reclaimed = jobs.claim_next("runner-2", {"sleep"})
+        reclaimed = runners.claim_next("runner-2", {"sleep"})
         assert reclaimed is not None
         assert reclaimed.attempts == 1
 
-    def test_release_of_a_canceling_job_completes_the_cancel(self, jobs: JobService, job_in: JobIn) -> None:
+    def test_release_of_a_canceling_job_completes_the_cancel(
+        self, jobs: JobService, runners: RunnerService, job_in: JobIn
+    ) -> None:
         job = job_in(S.CANCELING)
-        assert jobs.release(job, "server shutting down").current is S.CANCELLED
+        assert runners.release(job, "server shutting down").current is S.CANCELLED
 
     def test_heartbeat_only_touches_jobs_the_runner_holds(
-        self, jobs: JobService, uow: FakeUnitOfWork, clock: FakeClock, job_in: JobIn
+        self, jobs: JobService, runners: RunnerService, uow: FakeUnitOfWork, clock: FakeClock, job_in: JobIn
     ) -> None:
         job = job_in(S.EXECUTING)
         clock.advance(3)
-        jobs.heartbeat("someone-else", [job.id])
+        runners.heartbeat("someone-else", [job.id])
         assert uow.jobs.rows[job.id].heartbeat_at == job.heartbeat_at
-        jobs.heartbeat("runner-1", [job.id])
+        runners.heartbeat("runner-1", [job.id])
         assert uow.jobs.rows[job.id].heartbeat_at == clock.now()

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 REGISTRY: Final = (
     "jobgate.dialects.casjobs",
+    "jobgate.dialects.cisco",
+    "jobgate.dialects.birst",
     "jobgate.dialects.arcgis",
 )  # fmt: skip
 

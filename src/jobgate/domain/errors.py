@@ -8,7 +8,8 @@ JobError
 │   └── TokenExpired     a token that was issued, and has run out
 ├── InvalidRequest       malformed or missing input (a caller's mistake)
 ├── TaskFailed           a synchronous job's task failed; carries the task's message
-└── Conflict             a user name or wsid is already taken
+├── Conflict             a user name or an alias is already taken
+└── Busy                 every place for synchronous work is taken; try again shortly
 """
 
 from jobgate.domain.states import Action, JobState
@@ -62,3 +63,7 @@ class TaskFailed(JobError):
 
 class Conflict(JobError):
     message = "Already exists."
+
+
+class Busy(JobError):
+    message = "The server is busy: too many quick jobs are running. Try again shortly."

@@ -10,6 +10,8 @@ from jobgate.domain.states import Action, JobState
 
 ADMIN_GROUP: Final = "admin"
 SYSTEM_ACTOR: Final = "system"
+QUICK_QUEUE: Final = "quick"  # short jobs, synchronous ones among them; both queues have a time limit
+LONG_QUEUE: Final = "long"
 
 
 class Channel(StrEnum):
@@ -26,8 +28,10 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """Who may log in: a name, a password (its hash) and groups. Other names a dialect knows the user by (a
+    CasJobs wsid) are aliases, kept beside the user; tokens are issued to the user by name."""
+
     name: str
-    wsid: int
     password_hash: str
     groups: frozenset[str] = frozenset()
 
@@ -162,14 +166,31 @@ class Transition:
     change: Change = Change()
 
 
+class CredentialKind(StrEnum):
+    PASSWORD = "password"  # noqa: S105 - a kind's name: login = the user name, secret = the password
+    ALIAS = "alias"  # login = an alias in namespace `scheme` (a CasJobs wsid), secret = the password
+    TOKEN = "token"  # noqa: S105 - secret = a token of kind `scheme` (a Birst login token, an ArcGIS token)
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """Proof of identity pulled off the wire by a dialect; never logged."""
 
     login: str
     secret: str = field(repr=False)
-    kind: str = "password"  # "password" (login = user name), "wsid" (login = numeric wsid), "token"
+    kind: CredentialKind = CredentialKind.PASSWORD
+    scheme: str = ""  # the alias namespace (ALIAS) or the token kind (TOKEN); owned by the dialect
     client: str = ""  # client address, for per-address throttling
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as its holder gets it, once: the token itself is never stored, only its hash."""
+
+    token: str = field(repr=False)
+    kind: str
+    owner: str
+    expires_at: datetime
 
 
 def may_write(actor: Actor, job: Job) -> bool:

@@ -1,6 +1,7 @@
 """The interfaces the job core needs from the outside world; adapters implement them."""
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -76,25 +77,43 @@ class UserRepository(Protocol):
 
     def by_name(self, name: str) -> User | None: ...
 
-    def by_wsid(self, wsid: int) -> User | None: ...
-
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool: ...
 
-    def next_wsid(self) -> int: ...
-
     def all(self) -> Sequence[User]: ...
+
+    def add_alias(self, name: str, kind: str, value: str) -> None:
+        """Record that user `name` is also known as `value` in namespace `kind` (at most one per kind)."""
+        ...
+
+    def by_alias(self, kind: str, value: str) -> User | None: ...
+
+    def alias(self, name: str, kind: str) -> str | None: ...
+
+    def aliases(self, kind: str, names: Collection[str]) -> dict[str, str]:
+        """The `kind` aliases of the named users that have one."""
+        ...
+
+    def highest_number_alias(self, kind: str) -> int:
+        """The largest alias of `kind` read as a number (aliases of a numeric kind are plain decimals); 0 if none."""
+        ...
 
 
 class TokenRepository(Protocol):
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None: ...
 
-    def owner_of(self, token_hash: str, now: datetime) -> str | None: ...
-
-    def expired(self, token_hash: str, now: datetime) -> bool:
-        """True when this token was issued and has run out (read only after a refused check)."""
+    def live(self, token_hash: str, kind: str, now: datetime) -> tuple[str, datetime] | None:
+        """The owner and expiry of a live token of this kind (not expired, not revoked), else None."""
         ...
 
-    def revoke(self, token_hash: str) -> None: ...
+    def extend(self, token_hash: str, expires_at: datetime) -> None: ...
+
+    def expired(self, token_hash: str, kind: str, now: datetime) -> bool:
+        """True when a token of this kind was issued and has run out (read only after a refused check)."""
+        ...
+
+    def revoke(self, token_hash: str) -> bool:
+        """Forget a token; True if it existed."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -122,10 +141,18 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...
 
 
-class TaskExecutor(Protocol):
-    """Runs a synchronous job's task inside the caller's request."""
+class RunNow(Protocol):
+    def __call__(self, job: Job, timeout_s: float) -> TaskResult:
+        """Run the job's task and wait for it; TaskFailed when it fails or outlives `timeout_s`."""
+        ...
 
-    def run_now(self, job: Job, timeout_s: float) -> TaskResult: ...
+
+class TaskExecutor(Protocol):
+    """Runs synchronous jobs' tasks for their callers, on threads of its own and a bounded number at a time."""
+
+    def admit(self) -> AbstractContextManager[RunNow]:
+        """Hold a place for one synchronous job until the block ends; Busy when every place is taken."""
+        ...
 
     def knows(self, task: str) -> bool: ...
 
@@ -134,6 +161,13 @@ class CancelSignal(Protocol):
     """Tells in-process runners at once that a job they may hold turned Canceling."""
 
     def canceling(self, job_id: int) -> None: ...
+
+
+class SubmitSignal(Protocol):
+    """Tells in-process runners at once that a job was queued, so an idle one claims it without waiting for its
+    next poll (runners in other processes still find it by polling)."""
+
+    def submitted(self, job_id: int) -> None: ...
 
 
 class ChangeListener(Protocol):

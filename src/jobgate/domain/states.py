@@ -80,7 +80,8 @@ def next_state(state: JobState, action: Action) -> JobState | None:
 
 @cache
 def sources(action: Action) -> frozenset[JobState]:
-    """Every state from which `action` is allowed (the WHERE clause of a bulk compare-and-set)."""
+    """Every state from which the table allows `action`, self-maps included (see moving_sources for the states
+    it really moves a job from, which a bulk compare-and-set selects)."""
     return frozenset(state for (state, act) in TRANSITIONS if act is action)
 
 

@@ -1,6 +1,10 @@
 """Cancel tokens, and the board that trips them when a held job turns Canceling."""
 
 import threading
+from typing import Final
+
+SHUTDOWN: Final = "shutdown"  # the reason a token trips when the process stops: the job goes back to the queue
+CANCEL: Final = "cancel"
 
 
 class TaskCancelled(Exception):
@@ -12,12 +16,22 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
         self.reason = ""
+        self.expired = False  # tripped because the job ran out of time
 
     def trip(self, reason: str) -> None:
-        if not self._event.is_set():
-            self.reason = reason
-            self._event.set()
+        with self._lock:
+            if not self._event.is_set():
+                self.reason = reason
+                self._event.set()
+
+    def expire(self, limit_s: float) -> None:
+        """Trip because the job's time limit is up (unless something else tripped it first)."""
+        with self._lock:
+            if not self._event.is_set():
+                self.reason, self.expired = f"the time limit of {limit_s:g} s was reached", True
+                self._event.set()
 
     @property
     def tripped(self) -> bool:
@@ -61,7 +75,7 @@ class CancelBoard:
         with self._lock:
             token = self._tokens.get(job_id)
         if token is not None:
-            token.trip("cancel")
+            token.trip(CANCEL)
 
     def trip_all(self, reason: str) -> None:
         with self._lock:

@@ -1,10 +1,12 @@
-"""Who is asking: password, wsid and token checks behind a verified-credential cache and a throttle.
+"""Who is asking: password, alias and token checks behind a verified-credential cache and a throttle.
 
-A full argon2id verify costs ~170 ms, so a dialect that sends a password with every call (CasJobs)
-would spend all its time hashing. A successful check is remembered for `cache_ttl_s` under
-HMAC-SHA256(server secret, kind, login, secret): the cache holds no password and nothing from which one
-could be tested without the in-memory server secret. Failures are never cached. A password change made
-through this process drops the user's entries at once; another process sees it after the TTL at most.
+A full argon2id verify costs a large fraction of a second (docs/PERFORMANCE.md), so a dialect that sends
+a password with every call (CasJobs) would spend all its time hashing. A successful check is remembered
+for `cache_ttl_s` under HMAC-SHA256(server secret, kind, scheme, login, secret): the cache holds no
+password and nothing from which one could be tested without the in-memory server secret. Failures are
+never cached, nor are tokens (a token costs no hash to check, and a cached one could outlive its
+revocation in another process). A password change made through this process drops the user's entries at
+once; another process sees it after the TTL at most.
 """
 
 import hashlib
@@ -13,11 +15,11 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from jobgate.domain.errors import BadCredentials, TokenExpired
-from jobgate.domain.model import Credentials, User
+from jobgate.domain.model import CredentialKind, Credentials, User
 from jobgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from jobgate.services.tokens import TokenService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,6 @@ class AuthPolicy:
     free_failures: int = 5  # failures per account or address before back-off starts
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0  # the longest any account or address is held off
-    token_ttl_s: float = 3600.0
 
 
 class CredentialCache:
@@ -40,7 +41,7 @@ class CredentialCache:
         self._lock = threading.Lock()
 
     def key(self, creds: Credentials) -> bytes:
-        material = "\0".join((creds.kind, creds.login, creds.secret)).encode()
+        material = "\0".join((creds.kind, creds.scheme, creds.login, creds.secret)).encode()
         return hmac.new(self._secret, material, hashlib.sha256).digest()
 
     def get(self, key: bytes) -> User | None:
@@ -141,10 +142,6 @@ class _Flight:
         return self._user
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class Authenticator:
     """Turns credentials into a user, the same way for every dialect."""
 
@@ -153,10 +150,11 @@ class Authenticator:
         uow: UnitOfWorkFactory,
         hasher: PasswordHasher,
         clock: Clock,
+        tokens: TokenService,
         policy: AuthPolicy = AuthPolicy(),
         secret: bytes | None = None,
     ) -> None:
-        self._uow, self._hasher, self._clock, self.policy = uow, hasher, clock, policy
+        self._uow, self._hasher, self._clock, self._tokens, self.policy = uow, hasher, clock, tokens, policy
         self.cache = CredentialCache(clock, policy.cache_ttl_s, policy.cache_size, secret)
         self.throttle = Throttle(clock, policy)
         self._dummy_hash: str | None = None
@@ -190,10 +188,11 @@ class Authenticator:
         return user
 
     def _verify(self, creds: Credentials, key: bytes) -> User:
-        if creds.kind == "token":
-            return self._verify_token(creds.secret)
+        if creds.kind is CredentialKind.TOKEN:  # 128 random bits cannot be guessed; throttling their failures
+            return self._token_user(creds)  # would only let anyone hold off every holder of that kind at once
         # no address (an in-process caller) is no reason to throttle every other such caller together
-        keys = (f"{creds.kind}:{creds.login}", *((f"addr:{creds.client}",) if creds.client else ()))
+        login = f"{creds.kind}:{creds.scheme}:{creds.login}"
+        keys = (login, *((f"addr:{creds.client}",) if creds.client else ()))
         account = keys[0]
         if self.throttle.held_off(*keys):
             raise BadCredentials()
@@ -205,22 +204,22 @@ class Authenticator:
         self.cache.put(key, user)
         return user
 
-    def _verify_token(self, token: str) -> User:
-        """No cache (a cached token would outlive its expiry or revocation) and no throttle: a check costs one
-        look-up and no hash, a 256-bit token cannot be guessed, and holding off would only make a dead token's
-        holder hear "invalid" instead of "expired", or a shared key let bad tokens hold off good ones."""
-        user = self._check_token(token)
-        if user is None:
-            raise TokenExpired() if self._expired(token) else BadCredentials()
+    def _token_user(self, creds: Credentials) -> User:
+        """A token is checked on every use (never cached: a cached one would outlive its end or its revocation)."""
+        user = self._check(creds)
+        if user is None:  # an expired token says so (ArcGIS's admin API does); one more read, refusals only
+            raise TokenExpired() if self._tokens.expired(creds.secret, creds.scheme) else BadCredentials()
         return user
 
     def is_verified(self, creds: Credentials) -> bool:
-        """True when these credentials were verified recently (a cache hit: no hash, no store access)."""
-        return creds.kind != "token" and self.cache.get(self.cache.key(creds)) is not None
+        """True when checking these credentials costs no password hash: a token (an indexed read, never a
+        hash), or a password verified recently (a cache hit)."""
+        return creds.kind is CredentialKind.TOKEN or self.cache.get(self.cache.key(creds)) is not None
 
     def _check(self, creds: Credentials) -> User | None:
-        if creds.kind == "token":
-            return self._check_token(creds.secret)
+        if creds.kind is CredentialKind.TOKEN:
+            owner = self._tokens.owner(creds.secret, creds.scheme)
+            return self._user(owner) if owner else None
         user = self._lookup(creds)
         if user is None:
             self._hasher.verify(self._dummy(), creds.secret)  # same cost whether or not the user exists
@@ -229,48 +228,18 @@ class Authenticator:
 
     def _lookup(self, creds: Credentials) -> User | None:
         with self._uow(write=False) as uow:
-            if creds.kind == "wsid":
-                try:
-                    return uow.users.by_wsid(int(creds.login))
-                except ValueError:
-                    return None
+            if creds.kind is CredentialKind.ALIAS:
+                return uow.users.by_alias(creds.scheme, creds.login)
             return uow.users.by_name(creds.login)
 
-    def _check_token(self, token: str) -> User | None:
+    def _user(self, name: str) -> User | None:
         with self._uow(write=False) as uow:
-            owner = uow.tokens.owner_of(token_digest(token), self._clock.now())
-            return uow.users.by_name(owner) if owner else None
-
-    def _expired(self, token: str) -> bool:
-        with self._uow(write=False) as uow:
-            return uow.tokens.expired(token_digest(token), self._clock.now())
+            return uow.users.by_name(name)
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:
             self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
         return self._dummy_hash
-
-    def issue_token(self, user: User, kind: str, ttl_s: float | None = None) -> tuple[str, float]:
-        """A new opaque token for `user`; only its SHA-256 is stored. Returns (token, lifetime in s)."""
-        lifetime = ttl_s if ttl_s is not None else self.policy.token_ttl_s
-        token, _ = self.issue_token_until(user, kind, lifetime)
-        return token, lifetime
-
-    def issue_token_until(self, user: User, kind: str, ttl_s: float) -> tuple[str, datetime]:
-        """Like issue_token, for protocols that tell the client the moment its token expires."""
-        token = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        expires_at = now + timedelta(seconds=ttl_s)
-        with self._uow() as uow:
-            uow.tokens.add(token_digest(token), user.name, kind, now, expires_at)
-            uow.commit()
-        return token, expires_at
-
-    def revoke_token(self, token: str) -> None:
-        with self._uow() as uow:
-            uow.tokens.revoke(token_digest(token))
-            uow.commit()
-        self.cache.drop(self.cache.key(Credentials(login="", secret=token, kind="token")))
 
     def forget(self, user_name: str) -> None:
         self.cache.drop_user(user_name)

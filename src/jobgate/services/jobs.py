@@ -1,68 +1,36 @@
-"""JobService: submit, look up, cancel and the rest, for every dialect, the CLI and the runners."""
+"""What clients ask, whichever dialect or the CLI they come through: submit, look up, list, cancel, suspend,
+resume, delete, and run a quick job inside the call. Ownership is decided here, for every dialect."""
 
 import secrets
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from collections.abc import Collection
+from dataclasses import replace
 
-from jobgate.domain.errors import (
-    BadCredentials,
-    Conflict,
-    InvalidRequest,
-    JobNotFound,
-    NotOwner,
-    TaskFailed,
-    TransitionRefused,
-)
+from jobgate.domain.errors import InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
 from jobgate.domain.model import (
     Actor,
     Change,
-    Channel,
-    Credentials,
     Job,
     JobEvent,
     JobFilter,
     JobSpec,
     Outcome,
     TaskResult,
-    Transition,
-    User,
     ignores_cancel,
-    may_read,
     may_write,
 )
-from jobgate.domain.ports import (
-    CancelSignal,
-    ChangeListener,
-    Clock,
-    PasswordHasher,
-    TaskExecutor,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from jobgate.domain.ports import CancelSignal, ChangeListener, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
 from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
-from jobgate.services.auth import Authenticator
-
-JobRef = int | str  # an integer id, or a 32-hex key
+from jobgate.services.runtime import Runtime
+from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
 
 _ALL = JobFilter()
-_NO_CHANGE = Change()
-_MAX_RETRIES = 8  # re-reads after a lost compare-and-set; each loss means another request moved the job
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """Timing rules the runners and the watchdog apply."""
-
-    cancel_grace_s: float = 10.0
-    cancel_margin_s: float = 5.0
-    heartbeat_s: float = 1.0
-    stale_after_s: float = 5.0
-    quick_timeout_s: float = 60.0
 
 
 class _NoSignal:
     def canceling(self, job_id: int) -> None:
+        return None
+
+    def submitted(self, job_id: int) -> None:
         return None
 
 
@@ -71,101 +39,61 @@ class JobService:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        hasher: PasswordHasher,
-        auth: Authenticator,
-        runtime: Runtime = Runtime(),
+        transitions: Transitions,
+        runtime: Runtime,
         executor: TaskExecutor | None = None,
         signal: CancelSignal | None = None,
-        observe: Callable[[Action, Channel], None] | None = None,
     ) -> None:
-        self._uow, self._clock, self._hasher, self.auth = uow, clock, hasher, auth
-        self.runtime = runtime
+        self._uow, self._clock, self._transitions, self.runtime = uow, clock, transitions, runtime
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
-        self._observe = observe or (lambda action, protocol: None)
-        self._listeners: list[ChangeListener] = []
+        self._submitted: SubmitSignal = _NoSignal()
 
-    # -- wiring that needs the runner package (composition root only) --------------------------------
-    def attach(self, executor: TaskExecutor | None = None, signal: CancelSignal | None = None) -> None:
+    def attach(
+        self,
+        executor: TaskExecutor | None = None,
+        signal: CancelSignal | None = None,
+        submitted: SubmitSignal | None = None,
+    ) -> None:
+        """Wiring that needs the runner package (composition root only)."""
         if executor is not None:
             self._executor = executor
         if signal is not None:
             self._signal = signal
+        if submitted is not None:
+            self._submitted = submitted
 
     def watch(self, listener: ChangeListener) -> None:
-        """Call `listener(job_id)` after every committed state change this process makes (no thread of its
-        own: it runs on the caller's, so it must be quick). Other processes' changes are not heard."""
-        self._listeners.append(listener)
+        """Hear every committed state change this process makes, after its commit (Transitions.watch)."""
+        self._transitions.watch(listener)
 
     def knows_task(self, task: str) -> bool:
         """True when this build runs `task` (a dialect that names tasks on the wire refuses the others)."""
         return self._executor is not None and self._executor.knows(task)
 
-    def _announce(self, *outcomes: Outcome | None) -> None:
-        for outcome in outcomes:
-            if outcome is not None and outcome.changed:
-                for listener in self._listeners:
-                    listener(outcome.job.id)
-
-    # -- users ----------------------------------------------------------------------------------------
-    def authenticate(self, creds: Credentials, protocol: Channel) -> Actor:
-        return Actor.of(self.auth.authenticate(creds), protocol)
-
-    def add_user(self, name: str, password: str, wsid: int | None = None, groups: Iterable[str] = ()) -> User:
-        if not name or not password:
-            raise InvalidRequest("A user needs a name and a password.")
-        if wsid is not None and wsid <= 0:
-            raise InvalidRequest("A wsid is a positive number.")
-        hashed = self._hasher.hash(password)
-        with self._uow() as uow:
-            if uow.users.by_name(name) is not None:
-                raise Conflict(f"User {name} already exists.")
-            if wsid is not None and uow.users.by_wsid(wsid) is not None:
-                raise Conflict(f"wsid {wsid} is already taken.")
-            user = User(name, wsid if wsid is not None else uow.users.next_wsid(), hashed, frozenset(groups))
-            uow.users.add(user, self._clock.now())
-            uow.commit()
-        return user
-
-    def set_password(self, name: str, password: str) -> None:
-        hashed = self._hasher.hash(password)
-        with self._uow() as uow:
-            if not uow.users.set_password(name, hashed, self._clock.now()):
-                raise InvalidRequest(f"No user {name}.")
-            uow.commit()
-        self.auth.forget(name)
-
-    def user(self, name: str) -> User | None:
+    def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
+        """The current states of these jobs, in one read (hidden ones too): what a waiter re-reads."""
+        if not job_ids:
+            return {}
         with self._uow(write=False) as uow:
-            return uow.users.by_name(name)
-
-    def user_by_wsid(self, wsid: int) -> User | None:
-        with self._uow(write=False) as uow:
-            return uow.users.by_wsid(wsid)
-
-    def check_login(self, creds: Credentials) -> User | None:
-        """The user these credentials prove, or None (for protocols that answer a bad login with a value)."""
-        try:
-            return self.auth.authenticate(creds)
-        except BadCredentials:
-            return None
+            return uow.jobs.states_of(job_ids)
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
         with self._uow(write=False) as uow:
-            return self._readable(actor, self._load(uow, ref))
+            return readable(actor, load(uow, ref))
 
     def find(self, actor: Actor, ref: JobRef) -> Job | None:
         """Like get(), but an unknown job is None rather than an error."""
         with self._uow(write=False) as uow:
-            job = self._find(uow, ref)
-            return None if job is None else self._readable(actor, job)
+            job = find(uow, ref)
+            return None if job is None else readable(actor, job)
 
     def finished_output(self, key: str, task: str) -> str | None:
         """The output location of the Finished job with this key if it ran `task`, else None. No actor: the
         32-hex key is the capability (CasJobs serves extract files to whoever holds the URL)."""
         with self._uow(write=False) as uow:
-            job = self._find(uow, key)
+            job = find(uow, key)
         if job is None or job.task != task or job.state is not JobState.FINISHED:
             return None
         return job.output_loc
@@ -178,7 +106,7 @@ class JobService:
 
     def history(self, actor: Actor, ref: JobRef) -> tuple[Job, list[JobEvent]]:
         with self._uow(write=False) as uow:
-            job = self._readable(actor, self._load(uow, ref))
+            job = readable(actor, load(uow, ref))
             return job, uow.jobs.events(job.id)
 
     def ready(self) -> bool:
@@ -198,27 +126,57 @@ class JobService:
         with self._uow() as uow:
             job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
+        if not job.synchronous:
+            self._submitted.submitted(job.id)  # after the commit, so the runner it wakes finds the job
         return job
 
-    def cancel(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
-        """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it)."""
-        outcome = self.cancel_if_exists(actor, ref, reason)
+    def cancel(
+        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+    ) -> Outcome:
+        """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it).
+        `only_from` narrows the states a cancel is accepted from (a dialect's stricter rule); any other
+        state is refused as the table would refuse it."""
+        outcome = self.cancel_if_exists(actor, ref, reason, only_from)
         if outcome is None:
             raise JobNotFound(ref)
         return outcome
 
-    def cancel_if_exists(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome | None:
+    def cancel_if_exists(
+        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+    ) -> Outcome | None:
         """Like cancel(), but an unknown job is None, not an error (CasJobs: "does nothing")."""
         with self._uow() as uow:
-            found = self._find(uow, ref)
+            found = find(uow, ref)
             if found is None:
                 return None
-            job = self._writable(actor, found)
+            job = writable(actor, found)
             if ignores_cancel(job):
                 return Outcome(job, job.state, job.state, changed=False)
-            outcome = self._apply(uow, job, Action.CANCEL, actor, reason)
+            outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason, only_from=only_from)
             uow.commit()
-        self._announce(outcome)
+        self._transitions.announce(outcome)
+        if outcome.changed and outcome.current in ACTIVE:
+            self._signal.canceling(job.id)
+        return outcome
+
+    def try_cancel(
+        self, actor: Actor, ref: JobRef, project: str | None = None, reason: str | None = None
+    ) -> Outcome | None:
+        """A cancel that answers yes or no instead of raising (Birst's boolean): the Outcome when the request
+        is accepted (the job now Canceling or Cancelled, or it was already Canceling); None, changing nothing,
+        when the job is unknown, not the actor's to write, outside `project` (when given), synchronous or final."""
+        with self._uow() as uow:
+            job = find(uow, ref)
+            if job is None or not may_write(actor, job) or (project is not None and job.project != project):
+                return None
+            if ignores_cancel(job) or next_state(job.state, Action.CANCEL) is None:
+                return None
+            try:
+                outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason)
+            except TransitionRefused:  # another request ended the job first
+                return None
+            uow.commit()
+        self._transitions.announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)
         return outcome
@@ -231,19 +189,19 @@ class JobService:
         with self._uow() as uow:
             cancellable = moving_sources(Action.CANCEL)
             candidates = [j for j in uow.jobs.list_jobs(where) if j.state in cancellable and not ignores_cancel(j)]
-            moves = [self._move(job, Action.CANCEL, actor, reason, _NO_CHANGE) for job in candidates]
+            moves = [move(job, Action.CANCEL, actor, reason, NO_CHANGE) for job in candidates]
             now = self._clock.now()
             moved = uow.jobs.transition_all(moves, now) if moves else set()
             uow.commit()
         outcomes = [
-            Outcome(replace(job, state=move.target, state_changed_at=now, version=job.version + 1), job.state,
-                    move.target, changed=True)
-            for job, move in zip(candidates, moves, strict=True)
+            Outcome(replace(job, state=step.target, state_changed_at=now, version=job.version + 1), job.state,
+                    step.target, changed=True)
+            for job, step in zip(candidates, moves, strict=True)
             if job.id in moved
         ]  # fmt: skip
-        self._announce(*outcomes)
+        self._transitions.announce(*outcomes)
         for outcome in outcomes:
-            self._observe(Action.CANCEL, actor.protocol)
+            self._transitions.observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:
                 self._signal.canceling(outcome.job.id)
         return outcomes
@@ -259,197 +217,28 @@ class JobService:
         return self._act(actor, ref, Action.DELETE, reason, Change(deleted=True))
 
     def execute(self, actor: Actor, spec: JobSpec, timeout_s: float | None = None) -> tuple[Job, TaskResult]:
-        """Run a synchronous (quick) job inside this call and record it like any other job."""
+        """Run a synchronous (quick) job within this call and record it like any other job; Busy (and nothing
+        recorded) when the executor has no place for it."""
         if self._executor is None or not self._executor.knows(spec.task):
             raise InvalidRequest(f"Task {spec.task!r} cannot run synchronously here.")
-        job = self.submit(actor, replace(spec, synchronous=True))
-        system = Actor.system()
-        job = self._system_move(job, Action.START, system, Change(started=True)).job
-        try:
-            result = self._executor.run_now(job, timeout_s or self.runtime.quick_timeout_s)
-        except TaskFailed as failure:
-            self._system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
-            raise
+        system, moves = Actor.system(), self._transitions
+        with self._executor.admit() as run_now:
+            job = self.submit(actor, replace(spec, synchronous=True))
+            job = moves.system_move(job, Action.START, system, Change(started=True)).job
+            try:
+                result = run_now(job, timeout_s or self.runtime.quick_timeout_s)
+            except TaskFailed as failure:
+                moves.system_move(job, Action.FAIL, system, Change(error=str(failure), ended=True), str(failure))
+                raise
         change = Change(rows=result.rows, result=result.summary, output_loc=result.output_loc, ended=True)
-        return self._system_move(job, Action.FINISH, system, change).job, result
+        return moves.system_move(job, Action.FINISH, system, change).job, result
 
     def _act(
-        self, actor: Actor, ref: JobRef, action: Action, reason: str | None, change: Change = _NO_CHANGE
+        self, actor: Actor, ref: JobRef, action: Action, reason: str | None, change: Change = NO_CHANGE
     ) -> Outcome:
         with self._uow() as uow:
-            job = self._writable(actor, self._load(uow, ref))
-            outcome = self._apply(uow, job, action, actor, reason, change)
+            job = writable(actor, load(uow, ref))
+            outcome = self._transitions.apply(uow, job, action, actor, reason, change)
             uow.commit()
-        self._announce(outcome)
+        self._transitions.announce(outcome)
         return outcome
-
-    # -- the runners' side ----------------------------------------------------------------------------
-    def claim_next(self, runner_id: str, tasks: Collection[str]) -> Job | None:
-        with self._uow() as uow:
-            job = uow.jobs.claim_next(runner_id, self._clock.now(), tasks)
-            uow.commit()
-        if job is not None:
-            self._observe(Action.START, Channel.RUNNER)
-            for listener in self._listeners:
-                listener(job.id)
-        return job
-
-    def heartbeat(self, runner_id: str, job_ids: Collection[int]) -> None:
-        if not job_ids:
-            return
-        with self._uow() as uow:
-            uow.jobs.heartbeat(job_ids, runner_id, self._clock.now())
-            uow.commit()
-
-    def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
-        if not job_ids:
-            return {}
-        with self._uow(write=False) as uow:
-            return uow.jobs.states_of(job_ids)
-
-    def finish(self, job: Job, result: TaskResult) -> Outcome:
-        """Record a task's normal end; if a cancel won the race meanwhile, the job ends Cancelled."""
-        change = Change(rows=result.rows, result=result.summary, output_loc=result.output_loc, ended=True)
-        return self._end(job, Action.FINISH, change, None)
-
-    def fail(self, job: Job, error: str) -> Outcome:
-        return self._end(job, Action.FAIL, Change(error=error, ended=True, clear_runner=True), error)
-
-    def cancel_done(self, job: Job, reason: str | None = None) -> Outcome:
-        return self._system_move(job, Action.CANCEL_DONE, Actor.system(), _ENDED, reason)
-
-    def release(self, job: Job, reason: str) -> Outcome:
-        """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""
-        with self._uow() as uow:
-            current = self._load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), reason, _ENDED)
-            else:
-                change = Change(clear_runner=True, release_attempt=True)
-                outcome = self._apply(uow, current, Action.REQUEUE, Actor.system(), reason, change)
-            uow.commit()
-        self._announce(outcome)
-        return outcome
-
-    def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
-        with self._uow() as uow:
-            current = self._load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
-                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED)
-            else:
-                outcome = self._apply(uow, current, action, Actor.system(), reason, replace(change, clear_runner=True))
-            uow.commit()
-        self._announce(outcome)
-        return outcome
-
-    def _system_move(
-        self, job: Job, action: Action, actor: Actor, change: Change, reason: str | None = None
-    ) -> Outcome:
-        with self._uow() as uow:
-            outcome = self._apply(uow, self._load(uow, job.id), action, actor, reason, change)
-            uow.commit()
-        self._announce(outcome)
-        return outcome
-
-    def sweep(self) -> list[Outcome]:
-        """Resolve jobs whose runner died (stale heartbeat) and jobs stuck Canceling past the grace.
-
-        Canceling → Cancelled (the task is gone with its runner); Executing → Submitted for one retry,
-        Failed if it was already retried; Canceling past grace + margin with a live runner → Failed.
-        """
-        now = self._clock.now()
-        stale_before = now - timedelta(seconds=self.runtime.stale_after_s)
-        stuck_before = now - timedelta(seconds=self.runtime.cancel_grace_s + self.runtime.cancel_margin_s)
-        system, outcomes = Actor.system(), []
-        with self._uow(write=False) as uow:
-            stale = uow.jobs.stale(ACTIVE, stale_before)
-            stuck = uow.jobs.stuck(JobState.CANCELING, stuck_before)
-        for job in stale:
-            outcomes += self._resolve_orphan(job, system)
-        for job in stuck:
-            reason = f"cancel did not complete within {self.runtime.cancel_grace_s:g} s"
-            outcomes += self._try(job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason)
-        return outcomes
-
-    def _resolve_orphan(self, job: Job, system: Actor) -> list[Outcome]:
-        reason = f"runner {job.runner_id} stopped responding"
-        if next_state(job.state, Action.CANCEL_DONE):
-            return self._try(job, Action.CANCEL_DONE, system, _ENDED, reason)
-        if job.attempts < 2:
-            return self._try(job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once")
-        error = reason + "; already retried once"
-        return self._try(job, Action.FAIL, system, Change(error=error, ended=True, clear_runner=True), error)
-
-    def _try(self, job: Job, action: Action, actor: Actor, change: Change, reason: str) -> list[Outcome]:
-        """One compare-and-set from exactly the state read; a lost race means someone else resolved it."""
-        with self._uow() as uow:
-            moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
-            uow.commit()
-        if moved is None:
-            return []
-        self._observe(action, actor.protocol)
-        outcome = Outcome(moved, job.state, moved.state, changed=True)
-        self._announce(outcome)
-        return [outcome]
-
-    # -- the one place the state machine is applied ---------------------------------------------------
-    def _apply(
-        self,
-        uow: UnitOfWork,
-        job: Job,
-        action: Action,
-        actor: Actor,
-        reason: str | None,
-        change: Change = _NO_CHANGE,
-    ) -> Outcome:
-        prior = job.state
-        for _ in range(_MAX_RETRIES):
-            target = next_state(job.state, action)
-            if target is None:
-                raise TransitionRefused(job.id, job.state, action)
-            if target is job.state and not change.deleted:
-                return Outcome(job, prior, job.state, changed=False)
-            moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
-            if moved is not None:
-                self._observe(action, actor.protocol)
-                return Outcome(moved, prior, moved.state, changed=True)
-            job = self._load(uow, job.id)  # another request moved it first: decide again on what it did
-        raise TransitionRefused(job.id, job.state, action)
-
-    @staticmethod
-    def _move(job: Job, action: Action, actor: Actor, reason: str | None, change: Change) -> Transition:
-        target = next_state(job.state, action)
-        assert target is not None
-        return Transition(job.id, action, job.state, target, actor.name, actor.protocol, reason, change=change)
-
-    @staticmethod
-    def _find(uow: UnitOfWork, ref: JobRef) -> Job | None:
-        if isinstance(ref, int):
-            return uow.jobs.get(ref)
-        if len(ref) == 32 and all(c in "0123456789abcdef" for c in ref):
-            return uow.jobs.get_by_key(ref)
-        return None
-
-    def _load(self, uow: UnitOfWork, ref: JobRef) -> Job:
-        job = self._find(uow, ref)
-        if job is None:
-            raise JobNotFound(ref)
-        return job
-
-    @staticmethod
-    def _readable(actor: Actor, job: Job) -> Job:
-        if not may_read(actor, job):
-            raise NotOwner(job.id, actor.name)
-        return job
-
-    @staticmethod
-    def _writable(actor: Actor, job: Job) -> Job:
-        if not may_write(actor, job):
-            raise NotOwner(job.id, actor.name)
-        return job
-
-
-_ENDED = Change(ended=True, clear_runner=True)
-
-__all__ = ["BadCredentials", "JobRef", "JobService", "Runtime"]

@@ -14,9 +14,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_EVERY_S = 0.5
-# 1 GiB of 4 KiB pages. Measured (CancelJob, 1,700-1,900/s, one process): at 64 MiB the WAL stays small
-# and throughput gains ~7%, but the RESTART passes raise p99 from 3.8 to 16-18 ms at c=1 and from 17 to
-# 36-40 ms at c=16; at 1 GiB no ordinary load reaches the valve (the WAL starts over whenever writes pause).
+# 1 GiB of 4 KiB pages: a smaller valve keeps the WAL small but its RESTART passes raise the p99 of every
+# write several-fold (docs/PERFORMANCE.md); at 1 GiB no ordinary load reaches it (the WAL starts over
+# whenever writes pause).
 WAL_RESTART_PAGES = 262_144
 WAL_KEEP_BYTES = 64 * 1024 * 1024  # what a reset WAL file is trimmed to
 
@@ -48,7 +48,7 @@ def start_checkpointer(
     engine: Engine, every_s: float = CHECKPOINT_EVERY_S, restart_pages: int = WAL_RESTART_PAGES
 ) -> Callable[[], None]:
     """Checkpoint the SQLite WAL from a background thread (an auto-checkpoint inside a commit stalls that
-    request ~30 ms once every few hundred writes). Returns the function that stops it.
+    request once every few hundred writes). Returns the function that stops it.
 
     A PASSIVE checkpoint never waits for anyone, but under unbroken writes it never catches up either, so
     SQLite never starts the WAL over (measured: 300 MB after 5 s of CancelJob at 1,700/s). Once the WAL

@@ -29,6 +29,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect() as conn:
         command.upgrade(alembic_config(conn), revision)
         conn.commit()
+        if engine.dialect.name == "sqlite":
+            conn.invalidate()  # migrations turn SQLite's foreign-key checks off on it (alembic/env.py): never reused
 
 
 def current_revision(engine: Engine) -> str | None:

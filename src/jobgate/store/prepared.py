@@ -1,11 +1,15 @@
 """Hot statements run lean: a Core statement compiled once per dialect, executed on the DBAPI cursor of the
 unit of work's own connection (same transaction), with SQLAlchemy's own SQL text and type processors.
 
-Why: a pre-built Core statement still costs ~25 µs per execution in SQLAlchemy's execution context, event
-dispatch and result machinery — more than SQLite's own work for a primary-key read (~6 µs) — and the hot
-operations (GetJobStatus: one read; CancelJob: read, compare-and-set, history row) are nothing but such
-statements. Only fixed-shape statements qualify (no expanding IN lists); everything else goes through
-`Connection.execute` as usual. Integration tests run every repository method on SQLite and PostgreSQL.
+Why: a pre-built Core statement still spends more time per execution in SQLAlchemy's execution context, event
+dispatch and result machinery than SQLite spends on a primary-key read, and the hot operations (GetJobStatus:
+one read; CancelJob: read, compare-and-set, history row) are nothing but such statements. Only fixed-shape
+statements qualify (no expanding IN lists); everything else goes through `Connection.execute` as usual.
+Integration tests run every repository method on SQLite and PostgreSQL.
+
+It leans on SQLAlchemy internals (`TypeEngine._cached_bind_processor`, `_cached_result_processor`,
+`SQLCompiler.positiontup`, `bind_names`): pyproject.toml pins the minor series the tests prove, and
+tests/integration/test_prepared.py fails, naming the missing piece, when an upgrade changes them.
 """
 
 from collections.abc import Callable, Mapping, Sequence

@@ -2,13 +2,13 @@
 
 A unit of work borrows one pooled DBAPI connection and begins its transaction there. The hot statements
 run on it directly (prepared.py); a SQLAlchemy `Connection` over the same pooled connection is made only
-when a repository runs any other statement, and joins the transaction already open. Measured: a read unit
-of work through `engine.connect()` + `begin()` + rollback + close cost ~35 µs of SQLAlchemy machinery, more
-than the primary-key read inside it.
+when a repository runs any other statement, and joins the transaction already open: a read unit of work
+through `engine.connect()` + `begin()` + rollback + close spends more in SQLAlchemy's machinery than the
+primary-key read inside it costs.
 
 On SQLite the factory also keeps the connections its units of work hand back (`Spares`) instead of
-checking them into SQLAlchemy's pool each time: a pool checkout + reset + checkin costs ~12 µs, a list
-pop + push ~0.1 µs, and a GetJobStatus is ~100 µs in all. PostgreSQL connections always go back to the
+checking them into SQLAlchemy's pool each time: a pool checkout + reset + checkin is a noticeable share of a
+GetJobStatus, a list pop + push next to nothing. PostgreSQL connections always go back to the
 pool, which pings them before reuse (a server restart must not break the next request).
 """
 

@@ -6,6 +6,7 @@ made real and the token added to the body; answers are compared with the sample 
 """
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,7 @@ import httpx
 import pytest
 from lxml import html
 
-from jobgate.domain.model import User
-from jobgate.services import Authenticator
+from jobgate.services import TokenPolicy, TokenService
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from support.arcgis import (
     ROOT,
@@ -30,7 +30,7 @@ from support.arcgis import (
     task_url,
     wait_for_status,
 )
-from support.fakes import FakeClock, FakeHasher
+from support.fakes import FakeClock
 from support.server import JobgateServer
 
 HERE: Final = Path(__file__).parent
@@ -43,11 +43,10 @@ def expired_token(database_url: str, name: str) -> str:
     engine = make_engine(database_url)
     try:
         clock = FakeClock(datetime.now(UTC) - timedelta(hours=2))
-        auth = Authenticator(SqlUnitOfWorkFactory(engine), FakeHasher(), clock)
-        token, _ = auth.issue_token_until(User(name, 0, "-"), "arcgis", 3600.0)
+        issued = TokenService(SqlUnitOfWorkFactory(engine), clock, {}, TokenPolicy()).issue(name, "arcgis", 3600)
     finally:
         engine.dispose()
-    return token
+    return issued.token
 
 
 def sample(name: str, **values: str) -> Any:
@@ -242,7 +241,7 @@ class TestTokens:
 
         assert isinstance(body["expires"], int)  # [GP]: the REST API's expiry is a number of ms
         assert body["ssl"] is False
-        assert len(body["token"]) >= 43
+        assert re.fullmatch("[0-9a-f]{32}", body["token"])  # the token service: 128 random bits
 
     def test_the_admin_api_refuses_a_user_outside_group_admin(
         self, http: httpx.Client, users: dict[str, ArcUser]

@@ -4,14 +4,14 @@ with ArcGIS tokens (arcgis.md), as Starlette routes over the service layer."""
 from typing import Final
 
 from jobgate.dialects.arcgis import wire
+from jobgate.dialects.arcgis.auth import KIND, POLICY
 from jobgate.dialects.arcgis.openapi import document
 from jobgate.dialects.arcgis.routes import build
-from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted
-from jobgate.services import JobService
+from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
 
 
-def mount(jobs: JobService, options: DialectOptions) -> Mounted:
-    routes, hot = build(jobs, options)
+def mount(services: Services, options: DialectOptions) -> Mounted:
+    routes, hot = build(services, options)
     links = [
         IndexLink("tokens/generateToken (POST)", f"{wire.ROOT}/tokens/generateToken"),
         IndexLink("GP REST: submitJob on the sleep task of service demo", f"{wire.REST}/demo/GPServer/sleep/submitJob"),
@@ -29,4 +29,5 @@ DIALECT: Final = Dialect(
         BannerLine("arcgis", f"{wire.REST}/", "(GP REST; admin: /arcgis/admin/; tokens: /arcgis/tokens/generateToken)")
     ],
     openapi=document,
+    tokens={KIND: POLICY},  # 60 min unless the client asks, at most 1440 (arcgis.md [REC])
 )

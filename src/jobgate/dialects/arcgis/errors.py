@@ -11,6 +11,7 @@ from jobgate.dialects.common.errors import ErrorTable
 from jobgate.dialects.common.jsonbody import JsonRefused
 from jobgate.domain.errors import (
     BadCredentials,
+    Busy,
     Conflict,
     InvalidRequest,
     JobError,
@@ -95,6 +96,7 @@ ERRORS: Final = ErrorTable[ArcGisError](
         JsonRefused: _BAD_INPUT,
         MethodRefused: ArcGisError(405, "Method not supported.", _fixed("Method not supported."), 405),
         BodyTooLarge: ArcGisError(413, "Request too large.", _fixed("Request too large."), 413),
+        Busy: ArcGisError(503, "The server is busy; try again later.", _fixed("The server is busy."), 503),
         TaskFailed: _SERVER,
         Conflict: _SERVER,
         JobError: _SERVER,

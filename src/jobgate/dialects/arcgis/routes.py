@@ -19,12 +19,12 @@ from starlette.types import Receive, Scope, Send
 from jobgate.dialects.arcgis import auth, operations, wire
 from jobgate.dialects.arcgis.errors import BadInput, MethodRefused, wire_error
 from jobgate.dialects.arcgis.waits import MAX_WAIT_S, JobWaits
-from jobgate.dialects.common import DialectOptions
+from jobgate.dialects.common import DialectOptions, Services
 from jobgate.dialects.common.body import ClientGone, read_body
 from jobgate.dialects.common.http import request_base_url
 from jobgate.dialects.common.jsonbody import parse_json
 from jobgate.domain.errors import JobNotFound
-from jobgate.domain.model import Actor
+from jobgate.domain.model import Actor, IssuedToken
 from jobgate.domain.states import is_terminal
 from jobgate.services import JobService
 
@@ -43,7 +43,7 @@ class Call:
     """One request, read: its parameters (the form body's win over the query string's), the body's alone,
     the path parameters, and what the operation needs besides."""
 
-    jobs: JobService
+    services: Services
     waits: JobWaits
     options: DialectOptions
     scope: Scope
@@ -68,12 +68,16 @@ class Call:
         token = self.token(body_only=body_only)
 
         def run() -> tuple[Actor, T]:
-            actor = check(self.jobs, token)
+            actor = check(self.services.identity, token)
             return actor, operation(self.jobs, actor, *args)
 
         # a token check costs one indexed look-up, no hash: on SQLite, a hot call's two short statements cost
         # less on the loop than the trip to a worker thread and back (as CasJobs' verified calls do)
         return run() if self.inline else await run_in_threadpool(run)
+
+    @property
+    def jobs(self) -> JobService:
+        return self.services.jobs
 
     @property
     def base_url(self) -> str:
@@ -95,8 +99,8 @@ class Operation:
 class Endpoint:
     """The ASGI app of one operation."""
 
-    def __init__(self, op: Operation, jobs: JobService, waits: JobWaits, options: DialectOptions) -> None:
-        self.op, self.jobs, self.waits, self.options = op, jobs, waits, options
+    def __init__(self, op: Operation, services: Services, waits: JobWaits, options: DialectOptions) -> None:
+        self.op, self.services, self.waits, self.options = op, services, waits, options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = QueryParams(scope.get("query_string", b""))
@@ -112,7 +116,7 @@ class Endpoint:
                 raise BadInput("'f' must be html, json or pjson.")
             path = {k: str(v) for k, v in scope.get("path_params", {}).items()}
             inline = self.op.hot and self.options.inline_hot_path
-            call = Call(self.jobs, self.waits, self.options, scope, params, form, path, inline)
+            call = Call(self.services, self.waits, self.options, scope, params, form, path, inline)
             payload = await self.op.handler(call)
             response = self._render(payload, fmt)
         except ClientGone:
@@ -133,8 +137,8 @@ class Endpoint:
             request_id = scope.get("state", {}).get("request_id", "-")
             log.error("arcgis %s failed (request %s)", self.op.name, request_id, exc_info=exc)
         # arcgis.md: ArcGIS answers refusals with HTTP 200 and the code in the body; an HTML page carries
-        # the status; a body over the cap is 413 and a server fault 500 whatever f says
-        status = http if fmt is wire.Format.HTML or http in (413, 500) else 200
+        # the status; a body over the cap is 413, a busy server 503 and a fault 500 whatever f says
+        status = http if fmt is wire.Format.HTML or http in (413, 500, 503) else 200
         return self._render(payload, fmt, status)
 
 
@@ -171,19 +175,20 @@ def _expiry_param(call: Call) -> str | None:
 
 async def rest_token(call: Call) -> Mapping[str, Any]:
     issued = await _issue(call)
-    return wire.rest_token(issued.token, issued.expires_ms, ssl=call.scope.get("scheme") == "https")
+    return wire.rest_token(issued.token, auth.expires_ms(issued), ssl=call.scope.get("scheme") == "https")
 
 
 async def admin_token(call: Call) -> Mapping[str, Any]:
     issued = await _issue(call)
-    return wire.admin_token(issued.token, issued.expires_ms)
+    return wire.admin_token(issued.token, auth.expires_ms(issued))
 
 
-async def _issue(call: Call) -> auth.Issued:
+async def _issue(call: Call) -> IssuedToken:
     """Credentials come from the body only ([GP]: POST, credentials in the body), never the URL."""
     form, client = call.form, str((call.scope.get("client") or ("", 0))[0])
-    username, password = form.get("username", ""), form.get("password", "")
-    return await run_in_threadpool(auth.generate_token, call.jobs, username, password, _expiry_param(call), client)
+    username, password, expiration = form.get("username", ""), form.get("password", ""), _expiry_param(call)
+    identity = call.services.identity
+    return await run_in_threadpool(auth.generate_token, identity, username, password, expiration, client)
 
 
 async def admin_job(call: Call) -> Mapping[str, Any]:
@@ -340,17 +345,17 @@ COLD: Final = (
 FALLBACK: Final = (f"{wire.ROOT}/{{rest:path}}", Operation("invalid", False, frozenset(EVERY_METHOD), invalid_url))
 
 
-def build(jobs: JobService, options: DialectOptions) -> tuple[list[BaseRoute], list[BaseRoute]]:
+def build(services: Services, options: DialectOptions) -> tuple[list[BaseRoute], list[BaseRoute]]:
     """(every route, the hot ones); each path also answers with a trailing slash (arcgis.md [REC])."""
-    waits = JobWaits(jobs)
+    waits = JobWaits(services.jobs)
 
     def routes(table: tuple[tuple[str, Operation], ...]) -> list[BaseRoute]:
         made: list[BaseRoute] = []
         for path, op in table:
-            endpoint = Endpoint(op, jobs, waits, options)
+            endpoint = Endpoint(op, services, waits, options)
             made += [Route(p, endpoint, methods=EVERY_METHOD) for p in (path, path + "/")]
         return made
 
     hot = routes(HOT)
-    fallback = Route(FALLBACK[0], Endpoint(FALLBACK[1], jobs, waits, options), methods=EVERY_METHOD)
+    fallback = Route(FALLBACK[0], Endpoint(FALLBACK[1], services, waits, options), methods=EVERY_METHOD)
     return [*hot, *routes(COLD), fallback], hot

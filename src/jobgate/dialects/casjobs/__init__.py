@@ -13,12 +13,12 @@ from starlette.routing import BaseRoute, Route
 from jobgate.dialects.casjobs.errors import ERRORS
 from jobgate.dialects.casjobs.operations import FAST_OPS
 from jobgate.dialects.casjobs.service import CasUsersService, JobsService
-from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS
-from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted
+from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS, WSID
+from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
 from jobgate.dialects.soap.gateway import SoapGateway, SoapRoute, SoapService
 from jobgate.dialects.soap.spyne_apps import SpyneApps, build_apps
 from jobgate.dialects.soap.wsdl import build_wsdl
-from jobgate.domain.model import Channel, Credentials
+from jobgate.domain.model import Channel, CredentialKind, Credentials
 from jobgate.services import JobService
 
 JOBS_PATH = "/CasJobs/services/jobs.asmx"
@@ -45,30 +45,30 @@ def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials 
     password = values.get("pw") if "pw" in values else values.get("owner_pw")
     if not wsid or password is None:
         return None
-    return Credentials(wsid.strip(), password, "wsid", client)
+    return Credentials(wsid.strip(), password, CredentialKind.ALIAS, WSID, client)
 
 
-def mount(jobs: JobService, options: DialectOptions) -> Mounted:
+def mount(services: Services, options: DialectOptions) -> Mounted:
     service = SoapService(
         name="Jobs", path=JOBS_PATH, tns=TNS, apps=jobs_apps(), channel=Channel.CASJOBS,
         wsdl=_wsdl(options, "casjobs.wsdl"), description="CasJobs batch and quick SQL jobs.",
         credentials=credentials, fast_ops=FAST_OPS,
     )  # fmt: skip
-    hot: list[BaseRoute] = [SoapRoute(JOBS_PATH, SoapGateway(service, jobs, options))]
+    hot: list[BaseRoute] = [SoapRoute(JOBS_PATH, SoapGateway(service, services, options))]
     users_wsdl, users = _wsdl(options, "casusers.wsdl"), users_apps()
     for path in USERS_PATHS:
         users_service = SoapService(
             name="CasUsers", path=path, tns=TNS, apps=users, channel=Channel.CASJOBS, wsdl=users_wsdl,
             description="CasJobs user look-up: a user name and password to a WebServicesID.",
         )  # fmt: skip
-        hot.append(SoapRoute(path, SoapGateway(users_service, jobs, options)))
+        hot.append(SoapRoute(path, SoapGateway(users_service, services, options)))
     links = [
         IndexLink("jobs.asmx — operation list", JOBS_PATH),
         IndexLink("jobs.asmx — WSDL", f"{JOBS_PATH}?WSDL"),
         IndexLink("jobs.asmx — CancelJob test page", f"{JOBS_PATH}?op=CancelJob"),
         IndexLink("casusers.asmx — GetWebServiceId", f"{USERS_PATHS[0]}?op=GetWebServiceId"),
     ]
-    return Mounted(routes=[*hot, output_route(jobs, options)], hot=hot, links=links)
+    return Mounted(routes=[*hot, output_route(services.jobs, options)], hot=hot, links=links)
 
 
 def documents() -> dict[str, bytes]:

@@ -7,6 +7,7 @@ from jobgate.dialects.common.errors import ErrorTable
 from jobgate.dialects.soap.faults import SoapError
 from jobgate.domain.errors import (
     BadCredentials,
+    Busy,
     Conflict,
     InvalidRequest,
     JobError,
@@ -36,6 +37,7 @@ ERRORS: Final = ErrorTable[SoapError](
         InvalidRequest: SoapError("Server", str),
         TaskFailed: SoapError("Server", str),
         Conflict: SoapError("Server", str),
+        Busy: SoapError("Server", str),  # the quick lane is full: the message says to try again shortly
         JobError: SoapError("Server", str),
     },
     overrides={

@@ -3,11 +3,12 @@ lane call the same code, so both paths behave alike by construction."""
 
 from jobgate.dialects.casjobs import wire
 from jobgate.dialects.common.calls import CallInfo
-from jobgate.domain.model import Actor, Credentials
+from jobgate.domain.model import Actor, CredentialKind, Credentials
 
 
 def login(call: CallInfo, wsid: int, pw: str | None) -> Actor:
-    return call.jobs.authenticate(Credentials(str(wsid), pw or "", "wsid", call.client), call.channel)
+    creds = Credentials(str(wsid), pw or "", CredentialKind.ALIAS, wire.WSID, call.client)
+    return call.identity.authenticate(creds, call.channel)
 
 
 def cancel_job(call: CallInfo, wsId: int, pw: str | None, jobId: int) -> None:

@@ -8,7 +8,7 @@ from spyne.model.primitive import Boolean, Integer32, Long, Unicode
 from jobgate.dialects.casjobs import operations, wire
 from jobgate.dialects.common.calls import CallInfo
 from jobgate.domain.errors import InvalidRequest
-from jobgate.domain.model import Credentials, JobFilter, JobSpec
+from jobgate.domain.model import Credentials, Job, JobFilter, JobSpec
 
 Required = Long(min_occurs=1, nillable=False)
 Text = Unicode(min_occurs=0, nillable=False)
@@ -70,8 +70,8 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         found = wire.parse_conditions(conditions)
         if any(c.key == "wsid" for c in found) and not actor.is_admin:
             raise InvalidRequest("Only administrators may use the WSID condition.")
-        wsids = _WsidLookup(call)
         jobs = call.jobs.list_jobs(actor, JobFilter(include_system=bool(includeSystem)))
+        wsids = _wsids(call, jobs)
         return [
             wire.cjjob(job, wsids[job.owner], call.base_url)
             for job in jobs
@@ -110,17 +110,11 @@ class JobsService(ServiceBase):  # type: ignore[misc]
         return [wire.CJType(Type=t, Description=d) for t, d in wire.JOB_TYPES]
 
 
-class _WsidLookup(dict[str, int]):
-    """Owner name → wsid, looked up once per owner within one call."""
-
-    def __init__(self, call: CallInfo) -> None:
-        super().__init__()
-        self._call = call
-
-    def __missing__(self, owner: str) -> int:
-        user = self._call.jobs.user(owner)
-        self[owner] = user.wsid if user is not None else 0
-        return self[owner]
+def _wsids(call: CallInfo, jobs: list[Job]) -> dict[str, int]:
+    """Owner name → wsid for the owners of these jobs, in one look-up (0 for an owner with none)."""
+    owners = {job.owner for job in jobs}
+    found = call.identity.aliases(wire.WSID, owners)
+    return {owner: int(found.get(owner, 0)) for owner in owners}
 
 
 class CasUsersService(ServiceBase):  # type: ignore[misc]
@@ -130,5 +124,6 @@ class CasUsersService(ServiceBase):  # type: ignore[misc]
     def GetWebServiceId(ctx: Any, userid: str, password: str) -> int:
         """Returns the WebServicesID of a user name and password, or -1 if they do not match."""
         call: CallInfo = ctx.udc
-        user = call.jobs.check_login(Credentials(userid or "", password or "", "password", call.client))
-        return -1 if user is None else user.wsid
+        user = call.identity.check_login(Credentials(userid or "", password or "", client=call.client))
+        wsid = call.identity.alias(user.name, wire.WSID) if user is not None else None
+        return -1 if wsid is None else int(wsid)

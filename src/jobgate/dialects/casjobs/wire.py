@@ -16,6 +16,7 @@ from jobgate.domain.model import Job, Table
 from jobgate.domain.states import JobState
 
 TNS: Final = "http://Services.Cas.jhu.edu"
+WSID: Final = "wsid"  # the alias kind under which a user's WebServicesID is kept (the CasJobs dialect owns it)
 
 STATUS: Final[Mapping[JobState, int]] = {
     JobState.SUBMITTED: 0,

@@ -10,6 +10,7 @@ from jobgate.dialects.common.seam import (
     Labelled,
     Mount,
     Mounted,
+    Services,
 )
 
-__all__ = ["BannerLine", "Dialect", "DialectOptions", "IndexLink", "Labelled", "Mount", "Mounted"]
+__all__ = ["BannerLine", "Dialect", "DialectOptions", "IndexLink", "Labelled", "Mount", "Mounted", "Services"]

@@ -5,13 +5,15 @@ from dataclasses import dataclass, field
 from starlette.types import Scope
 
 from jobgate.dialects.common.http import client_address, request_base_url
+from jobgate.dialects.common.seam import Services
 from jobgate.domain.model import Channel
-from jobgate.services import JobService
+from jobgate.services import Identity, JobService
 
 
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     jobs: JobService
+    identity: Identity
     client: str  # the peer address, for per-address throttling
     request_id: str
     binding: str  # soap11, soap12, http-get, http-post, rest, ...
@@ -20,9 +22,11 @@ class CallInfo:
     public_url: str | None = None
 
     @classmethod
-    def of(cls, scope: Scope, jobs: JobService, binding: str, channel: Channel, public_url: str | None) -> "CallInfo":
+    def of(cls, scope: Scope, services: Services, binding: str, channel: Channel, public_url: str | None) -> "CallInfo":
         request_id = scope.get("state", {}).get("request_id", "-")
-        return cls(jobs, client_address(scope), request_id, binding, channel, scope, public_url)
+        return cls(
+            services.jobs, services.identity, client_address(scope), request_id, binding, channel, scope, public_url
+        )
 
     @property
     def base_url(self) -> str:

@@ -7,14 +7,14 @@ builds its routes (hot ones dispatched ahead of the router), the index page, the
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from jobgate.services import JobService
+from jobgate.services import Identity, JobService, TokenPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,10 @@ class DialectOptions:
     inline_hot_path: bool = False  # run cheap calls with verified credentials on the event loop
     fast_lane: bool = True  # answer a SOAP service's fast operations without Spyne (soap/fastlane.py)
     data_dir: Path | None = None  # where tasks write their files (JOBGATE_DATA_DIR): served outputs live under it
+    max_in_flight_per_user: int = 64  # a REST dialect's rate limit: requests of one user at a time
+    # threads one request naming many jobs may use side by side (each job still its own transaction): worth
+    # it where commits wait for the disk in parallel (PostgreSQL); SQLite serialises its writers anyway
+    batch_workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,15 @@ class Mounted:
     links: Sequence[IndexLink] = ()
 
 
-Mount = Callable[[JobService, DialectOptions], Mounted]
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a dialect gets of the service layer: the jobs clients ask about, and users and tokens."""
+
+    jobs: JobService
+    identity: Identity
+
+
+Mount = Callable[[Services, DialectOptions], Mounted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,8 @@ class Dialect:
     documents: Callable[[], Mapping[str, bytes]] | None = None  # file name under wsdl/ → its bytes (make wsdl)
     # a REST dialect's part of /openapi.json: {"paths": {...}, "components": {...}} (OpenAPI 3.1)
     openapi: Callable[[], Mapping[str, Any]] | None = None
+    # the kinds of token the dialect issues, each with its lifetime (JOBGATE_TOKEN_LIFETIMES_S overrides it)
+    tokens: Mapping[str, TokenPolicy] = field(default_factory=dict)
 
 
 class Labelled(BaseRoute):

@@ -136,7 +136,9 @@ _CONVERTERS: Final[dict[ParamKind, Callable[[str], str]]] = {
 class Pages:
     """The human side of an ASMX endpoint; built from the Spyne interface, rendered with lxml."""
 
-    def __init__(self, name: str, path: str, app: WsgiApplication, description: str, http_bindings: bool) -> None:
+    def __init__(
+        self, name: str, path: str, app: WsgiApplication, description: str, http_bindings: bool, forms: bool = True
+    ) -> None:
         self.name, self.path, self.app, self.description, self.http = (
             name,
             path,
@@ -144,6 +146,7 @@ class Pages:
             description,
             http_bindings,
         )
+        self.forms = forms  # the Invoke form: over the HTTP POST binding, or ASMX's HttpPostLocalhost
         self.tns = app.app.tns
         self._index = self._render_index()
 
@@ -182,7 +185,7 @@ class Pages:
         return _page(self.name, body)
 
     def _test_section(self, op: str, params: dict[str, Any], show_form: bool) -> list[Any]:
-        if not (show_form and self.http):
+        if not (show_form and self.forms):
             return [h.P("The test form is only available for requests from the local machine.")]
         rows = [h.TR(h.TD(f"{name}:"), h.TD(h.INPUT(type="text", name=name, id=f"param-{name}"))) for name in params]
         form = h.FORM(

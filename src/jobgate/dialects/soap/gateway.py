@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from jobgate.dialects.common import DialectOptions
+from jobgate.dialects.common import DialectOptions, Services
 from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
 from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.common.http import is_loopback, request_base_url
@@ -38,7 +38,6 @@ from jobgate.dialects.soap.faults import (
 )
 from jobgate.dialects.soap.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
 from jobgate.domain.model import Channel, Credentials
-from jobgate.services import JobService
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,13 @@ class Asmx:
     `?disco`, ASMX's fault wording, and 400 with no body for XML that is not well-formed."""
 
     http_bindings: bool = True  # HttpGet/HttpPost at <path>/<Op> (CasJobs: on; Birst: off)
+    # ASMX's HttpPostLocalhost: without the HTTP bindings, the ?op= page's Invoke form still posts to
+    # <path>/<Op> for the callers who may see it (JOBGATE_TEST_FORMS); nobody else, and no WSDL binding
+    local_post: bool = True
+
+    @property
+    def forms(self) -> bool:
+        return self.http_bindings or self.local_post
 
 
 @dataclass(frozen=True)
@@ -112,14 +118,15 @@ class SoapRoute(BaseRoute):
 
 
 class SoapGateway:
-    def __init__(self, service: SoapService, jobs: JobService, options: DialectOptions) -> None:
-        self.service, self.jobs, self.options = service, jobs, options
+    def __init__(self, service: SoapService, services: Services, options: DialectOptions) -> None:
+        self.service, self.services, self.options = service, services, options
         self.wording = service.wording
         self.pages = None
         if service.asmx is not None:
             self.pages = asmx.Pages(
-                service.name, service.path, service.apps.http, service.description, service.http_bindings
-            )
+                service.name, service.path, service.apps.http, service.description, service.http_bindings,
+                forms=service.asmx.forms,
+            )  # fmt: skip
         self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
         self._actions = {op: service.soap_action(op) for op in self._ops.values()}
         self.fast = None
@@ -175,6 +182,11 @@ class SoapGateway:
             )
         return _Reply(200, self.pages.index(), _HTML)
 
+    def _local_post(self, scope: Scope) -> bool:
+        """HttpPostLocalhost: the Invoke form's POST, from a caller the test form is shown to."""
+        asmx_conventions = self.service.asmx
+        return asmx_conventions is not None and asmx_conventions.local_post and self._forms_allowed(scope)
+
     def _forms_allowed(self, scope: Scope) -> bool:
         if self.options.test_forms == "on":
             return True
@@ -187,7 +199,7 @@ class SoapGateway:
         op = self._ops.get(op_segment.lower())
         if self.service.asmx is None:
             return _Reply(404, b"Not Found", _TEXT)
-        if not self.service.http_bindings or op is None:
+        if op is None or not (self.service.http_bindings or (body is not None and self._local_post(scope))):
             return _asmx_error(f"Request format is unrecognized for URL unexpectedly ending in '/{op_segment}'.")
         if body is None:
             pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -276,11 +288,11 @@ class SoapGateway:
         if not self.options.inline_hot_path or op not in self.service.fast_ops or self.service.credentials is None:
             return False
         creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
-        return creds is not None and self.jobs.auth.is_verified(creds)
+        return creds is not None and self.services.identity.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
     def _call_info(self, scope: Scope, binding: str) -> CallInfo:
-        return CallInfo.of(scope, self.jobs, binding, self.service.channel, self.options.public_url)
+        return CallInfo.of(scope, self.services, binding, self.service.channel, self.options.public_url)
 
     def _environ(
         self, scope: Scope, call: CallInfo, method: str, path: str, query: str, content_type: str = ""

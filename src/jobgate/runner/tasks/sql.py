@@ -6,23 +6,23 @@ Params: `query` (one statement) and `context` (default `MyDB`; names are case-in
   `INTO <t>` when the context is MyDB): the SELECT runs without the INTO clause in the context and its
   rows become the new MyDB table `<t>`; an existing `<t>` is an error, as in SQL Server.
 - A submitted job whose query returns rows but names no INTO table stores them in MyDB table
-  `<job name>_<job id>`: the name reduced to ASCII letters, digits and `_` (at most 48 characters, `job`
-  when nothing is left, `job_` in front of a leading digit), e.g. `my_query_42` or `job_42`.
+  `<job name>_<job id>` (mydb.job_table), e.g. `my_query_42` or `job_42`.
 - A statement that returns no rows (DDL, DML) runs in the context itself, so writes work only in MyDB;
   rows = the affected rows (0 for DDL).
-- A quick (synchronous) job returns the rows themselves, at most `QUICK_ROW_CAP`; column types are
+- A quick (synchronous) job returns the rows themselves, at most SqlLimits.quick_rows rows and quick_bytes
+  bytes; column types are
   portable names (int, float, string, datetime, bool, bytes): PostgreSQL's from the result's type OIDs,
-  SQLite's from the values (it has no column types in results), mixed numbers → float, else string.
+  SQLite's from the values (it has no column types in results) by mydb's one rule.
 - Elsewhere in a query `mydb.<t>` is the owner's MyDB table (SQLite contexts only: PostgreSQL cannot
   see MyDB), so `INSERT INTO mydb.t SELECT … FROM <context table>` appends to a MyDB table.
+- EXPLAIN is refused (its bytecode listing shows heap addresses); EXPLAIN QUERY PLAN is not.
 
-Cancel: a watcher thread interrupts the running statement (sqlite3 `interrupt`, a PostgreSQL cancel
-request) the moment the token trips; the task then raises TaskCancelled and leaves no partial table.
+Cancel and time limits: the statements stop the one way every SQL task's do (sqlctx.watch); the task then
+raises TaskCancelled and leaves no partial table. Stored rows are copied in batches bounded in bytes.
 """
 
 import contextlib
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,29 +31,23 @@ from typing import Any, Final
 from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Column, Job, Table, TaskResult
 from jobgate.runner.cancel import CancelToken
-from jobgate.runner.tasks import Task, TaskContext, param
-from jobgate.runner.tasks.sqlctx import (
+from jobgate.runner.tasks import SqlLimits, Task, TaskContext, param
+from jobgate.runner.tasks.mydb import (
     MYDB,
-    Context,
-    QueryError,
-    Rows,
-    Session,
-    SqliteSession,
     infer_types,
+    job_table,
     mydb_path,
-    open_mydb,
-    open_postgres,
-    open_sqlite_context,
-    parse_contexts,
     portable,
     sqlite_value,
+    table_name,
+    unique_columns,
 )
+from jobgate.runner.tasks.pgctx import open_postgres
+from jobgate.runner.tasks.sandbox import SqliteSession, open_mydb, open_sqlite_context
+from jobgate.runner.tasks.sqlctx import Context, Rows, Session, batches, parse_contexts, row_bytes, task_errors, watch
 
-QUICK_ROW_CAP: Final = 100_000
-BATCH: Final = 1_000
-WATCH_POLL_S: Final = 0.01  # how long a finished query may wait for its watcher to notice
-REPEAT_S: Final = 0.1  # a statement that started just after the interrupt gets another one
 _NO_ROWS: Final = Table((), ())
+_INSTEAD: Final = "select less, or submit the query as a job with SELECT … INTO mydb.<table>."
 _VERBS: Final = frozenset(
     {"select", "insert", "update", "delete", "replace", "create", "drop", "alter", "values", "pragma"}
     | {"attach", "detach", "vacuum", "reindex", "analyze", "explain", "begin", "commit", "rollback"}
@@ -100,6 +94,8 @@ def parse(query: str, schema: str | None, bare_into: bool) -> Statement:
     tokens = [_Token(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(query)]
     tokens = [t for t in tokens if t.kind != "space"]
     verb = _verb(tokens)
+    if verb == "explain" and _after_explain(tokens).word != "query":
+        raise TaskFailed("EXPLAIN is not available; EXPLAIN QUERY PLAN is.")
     selecting = verb == "select"
     edits: list[tuple[int, int, str]] = []
     into, depth, skip = None, 0, -1
@@ -137,6 +133,11 @@ def _verb(tokens: Sequence[_Token]) -> str:
     return ""
 
 
+def _after_explain(tokens: Sequence[_Token]) -> _Token:
+    words = [i for i, tok in enumerate(tokens) if tok.word == "explain"]
+    return _at(tokens, words[0] + 1) if words else _END
+
+
 def _mydb_name(tokens: Sequence[_Token], i: int) -> int | None:
     """Index of the table name in `mydb.<t>`, `mydb..<t>` or `mydb.dbo.<t>` starting at i, if any."""
     if _at(tokens, i).word != MYDB or _at(tokens, i + 1).text != ".":
@@ -153,46 +154,10 @@ def _table_name(tok: _Token) -> str:
     name = tok.text
     if tok.kind == "ident":
         name = name[1:-1].replace('""', '"') if name[0] == '"' else name[1:-1]
-    if not name or len(name) > 128 or not name.isprintable() or name.lower().startswith("sqlite_"):
-        raise TaskFailed(f"Invalid table name {name!r}.")
-    return name
+    return table_name(name)
 
 
-def job_table(job: Job) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_]+", "_", job.name).strip("_")[:48] or "job"
-    if stem[0].isdigit():
-        stem = f"job_{stem}"
-    return f"{stem}_{job.id}"
-
-
-class Watcher:
-    """A thread that interrupts the running statements the moment the token trips; joined on exit."""
-
-    def __init__(self, token: CancelToken, stops: Sequence[Callable[[], None]]) -> None:
-        self._token, self._stops = token, list(stops)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="jobgate-sql-cancel", daemon=True)
-
-    def __enter__(self) -> "Watcher":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._token.wait(WATCH_POLL_S):
-            if self._done.is_set():
-                return
-        while True:  # tripped
-            for stop in self._stops:
-                stop()
-            if self._done.wait(REPEAT_S):
-                return
-
-
-def sql_task(contexts: Mapping[str, str], row_cap: int = QUICK_ROW_CAP) -> Task:
+def sql_task(contexts: Mapping[str, str]) -> Task:
     """The `sql` task over the configured contexts (name → SQLAlchemy URL), checked here, at start."""
     known = parse_contexts(contexts)
 
@@ -201,7 +166,7 @@ def sql_task(contexts: Mapping[str, str], row_cap: int = QUICK_ROW_CAP) -> Task:
         target = None if name.casefold() == MYDB else known.get(name.casefold())
         if target is None and name.casefold() != MYDB:
             raise TaskFailed(f"Unknown context {name!r}.")
-        return _run(job, token, query, target, mydb_path(ctx.data_dir, job.owner), row_cap)
+        return _run(job, token, query, target, mydb_path(ctx.data_dir, job.owner), ctx.limits)
 
     return run
 
@@ -215,42 +180,39 @@ def _params(params: Mapping[str, Any]) -> tuple[str, str]:
     return query, context.strip()
 
 
-def _run(job: Job, token: CancelToken, query: str, target: Context | None, path: Path, cap: int) -> TaskResult:
+def _run(job: Job, token: CancelToken, query: str, target: Context | None, path: Path, limits: SqlLimits) -> TaskResult:
     is_sqlite = target is None or target.url.get_backend_name() == "sqlite"
     schema = "main" if target is None else "mydb" if is_sqlite else None
     stmt = parse(query, schema, bare_into=target is None)
     if target is not None and not is_sqlite and stmt.verb not in ("select", "values"):
         raise TaskFailed(f"Context {target.name} is read-only: only SELECT queries run there.")
-    try:
-        with contextlib.ExitStack() as stack:
-            source, sink = _open(stack, target, path, needs_sink=stmt.into is not None or not job.synchronous)
-            created: list[str] = []
-            if sink is not None:
-                stack.push(_discarder(sink, created))  # runs after the watcher has stopped interrupting
-            stack.enter_context(Watcher(token, [s.interrupt for s in (source, sink) if s is not None]))
-            result = _execute(job, stmt, source, sink, token, cap, created)
-            token.check()
-            source.commit()
-    except QueryError as exc:
-        token.check()  # an interrupted statement says "interrupted": the cancel is the real reason
-        raise TaskFailed(exc.message) from None
+    with task_errors(token), contextlib.ExitStack() as stack:
+        needs_sink = stmt.into is not None or not job.synchronous
+        source, sink = _open(stack, target, path, limits, needs_sink)
+        created: list[str] = []
+        if sink is not None:
+            stack.push(_discarder(sink, created))  # runs after the watcher has stopped interrupting
+        stack.enter_context(watch(token, *(s for s in (source, sink) if s is not None)))
+        result = _execute(job, stmt, source, sink, token, limits, created)
+        token.check()
+        source.commit()
     return result
 
 
 def _open(
-    stack: contextlib.ExitStack, target: Context | None, path: Path, needs_sink: bool
+    stack: contextlib.ExitStack, target: Context | None, path: Path, limits: SqlLimits, needs_sink: bool
 ) -> tuple[Session, SqliteSession | None]:
     """The session the query runs on, and a second MyDB connection if the rows are to be stored."""
-    sink = stack.enter_context(contextlib.closing(open_mydb(path))) if needs_sink else None
+    sink = stack.enter_context(contextlib.closing(open_mydb(path, limits))) if needs_sink else None
     source: Session
     if target is None:
-        source = open_mydb(path)
+        source = open_mydb(path, limits)
         stack.callback(source.close)
         source.begin()  # a cancelled DDL/DML statement leaves MyDB as it was
     elif target.url.get_backend_name() == "sqlite":
         if sink is None:
-            open_mydb(path).close()  # the context attaches MyDB, which must exist by then
-        source = stack.enter_context(contextlib.closing(open_sqlite_context(target, path)))
+            open_mydb(path, limits).close()  # the context attaches MyDB, which must exist by then
+        source = stack.enter_context(contextlib.closing(open_sqlite_context(target, path, limits)))
     else:
         source = stack.enter_context(contextlib.closing(open_postgres(target)))
     return source, sink
@@ -262,7 +224,7 @@ def _execute(
     source: Session,
     sink: SqliteSession | None,
     token: CancelToken,
-    cap: int,
+    limits: SqlLimits,
     created: list[str],
 ) -> TaskResult:
     token.check()
@@ -273,10 +235,10 @@ def _execute(
     if rows.columns is None:
         return TaskResult(rows=rows.affected, summary=f"{rows.affected} rows affected", table=quick_table)
     if sink is None:
-        table = _collect(rows, cap)
+        table = _collect(rows, token, limits)
         return TaskResult(rows=len(table.rows), table=table)
     name = stmt.into or job_table(job)
-    count = _store(sink, name, rows, token, created)
+    count = _store(sink, name, rows, token, limits, created)
     return TaskResult(
         rows=count, summary=f"{count} rows into MyDB.{name}", output_loc=f"MyDB.{name}", table=quick_table
     )
@@ -287,35 +249,41 @@ def _refuse_existing(sink: SqliteSession, name: str) -> None:
         raise TaskFailed(f"There is already an object named '{name}' in MyDB.")
 
 
-def _collect(rows: Rows, cap: int) -> Table:
+def _collect(rows: Rows, token: CancelToken, limits: SqlLimits) -> Table:
+    """A quick job's rows, refused past the row and byte caps (checked batch by batch, as they arrive)."""
     got: list[tuple[Any, ...]] = []
-    while batch := rows.fetch(BATCH):
+    size = 0
+    for batch in batches(rows, token, limits.batch_rows, limits.batch_bytes):
         got.extend(batch)
-        if len(got) > cap:
-            raise TaskFailed(
-                f"The result has more than {cap} rows: select fewer, or submit the query as a job "
-                "with SELECT … INTO mydb.<table>."
-            )
+        size += sum(row_bytes(row) for row in batch)
+        if len(got) > limits.quick_rows:
+            raise TaskFailed(f"The result has more than {limits.quick_rows} rows: {_INSTEAD}")
+        if size > limits.quick_bytes:
+            raise TaskFailed(f"The result is larger than {limits.quick_bytes:,} bytes: {_INSTEAD}")
     types = infer_types(got, rows.hints)
     assert rows.columns is not None
     columns = tuple(Column(n, t) for n, t in zip(rows.columns, types, strict=True))
     return Table(columns, tuple(tuple(portable(v, t) for v, t in zip(r, types, strict=True)) for r in got))
 
 
-def _store(sink: SqliteSession, name: str, rows: Rows, token: CancelToken, created: list[str]) -> int:
-    """Copy the rows into a new MyDB table in batches (noted in `created`, for the discarder)."""
+def _store(
+    sink: SqliteSession, name: str, rows: Rows, token: CancelToken, limits: SqlLimits, created: list[str]
+) -> int:
+    """Copy the rows into a new MyDB table (noted in `created`, for the discarder) in batches bounded in rows
+    and bytes, each in its own short transaction, so other jobs of the owner are not locked out."""
     assert rows.columns is not None
     _refuse_existing(sink, name)
-    batch = rows.fetch(BATCH)
+    fetched = batches(rows, token, limits.batch_rows, limits.batch_bytes)
+    batch = next(fetched, [])
     types = infer_types(batch, rows.hints)
     sink.create_table(name, unique_columns(rows.columns), types)
     created.append(name)
     count = 0
     while batch:
-        token.check()
-        sink.insert(name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch])
+        with sink.transaction():
+            sink.append(name, [tuple(sqlite_value(v, t) for v, t in zip(r, types, strict=True)) for r in batch])
         count += len(batch)
-        batch = rows.fetch(BATCH)
+        batch = next(fetched, [])
     return count
 
 
@@ -329,17 +297,3 @@ def _discarder(sink: SqliteSession, created: list[str]) -> Callable[..., bool]:
         return False  # never swallows the exception
 
     return discard
-
-
-def unique_columns(names: Sequence[str]) -> list[str]:
-    """Column names a table can have: SELECT 1, 1 gives two columns named `1`, a table cannot."""
-    taken: set[str] = set()
-    unique = []
-    for i, name in enumerate(names, 1):
-        base = name or f"col{i}"
-        candidate, n = base, 2
-        while candidate.casefold() in taken:
-            candidate, n = f"{base}_{n}", n + 1
-        taken.add(candidate.casefold())
-        unique.append(candidate)
-    return unique
