@@ -18,6 +18,10 @@ REST_REFERENCES: Final = ("A", "E")  # D and D2 are Spyne SOAP: they have no RES
 BIRST_TNS: Final = "http://www.birst.com/"
 BIRST_PATH: Final = "/CommandWebService.asmx"
 BIRST_TOKEN: Final = "5eed" * 8  # a live Birst login token of the bench user, seeded into the store (store.py)
+ARCGIS_TOKEN: Final = "a5c9" * 8  # a live ArcGIS token of the bench user, seeded likewise
+# the seeded jobs' project: a Birst spaceID (36 characters) and an ArcGIS service name at once
+BENCH_SPACE: Final = "be4c0000-0000-4000-8000-000000000001"
+ARCGIS_TASK: Final = f"/arcgis/rest/services/{BENCH_SPACE}/GPServer/sleep/jobs/j{KEY_MARK}"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Request:
 
     def filled(self, job_id: int) -> tuple[str, bytes]:
         body = self.body.replace(MARK, str(job_id)).replace(KEY_MARK, job_key(job_id))
-        return self.path.replace(MARK, str(job_id)), body.encode()
+        return self.path.replace(MARK, str(job_id)).replace(KEY_MARK, job_key(job_id)), body.encode()
 
 
 def job_key(job_id: int) -> str:
@@ -64,8 +68,8 @@ def soap11(op: str, account: Account) -> Request:
 
 
 def birst_soap11(op: str, *children: tuple[str, str]) -> Request:
-    """A Birst SOAP 1.1 call as seed 002 shows it: the login token first, then the operation's own values.
-    The seeded jobs have no project, so their spaceID is empty (docs/INTERFACE-EXTENSIONS.md, Birst)."""
+    """A Birst SOAP 1.1 call as seed 002 shows it: the login token first, then the operation's own values
+    (the seeded jobs' spaceID is their project, BENCH_SPACE)."""
     envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
     call = etree.SubElement(body, f"{{{BIRST_TNS}}}{op}", nsmap={None: BIRST_TNS})
@@ -94,6 +98,15 @@ def cisco_rest(op: str, account: Account) -> Request:
     return Request(
         "PUT", f"{CISCO_PATH}/op/jobService/cancelrunning", text, (("Content-Type", "application/xml"), auth)
     )
+
+
+def arcgis_rest(op: str) -> Request:
+    """ArcGIS GP calls as Esri's JS client makes them: GET …/jobs/j<key>?f=json&token=… (status, messages
+    included), or POST …/jobs/j<key>/cancel with the token in the form body."""
+    if op == "status":
+        return Request("GET", f"{ARCGIS_TASK}?{urllib.parse.urlencode({'f': 'json', 'token': ARCGIS_TOKEN})}")
+    body = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN, "returnMessages": "false"})
+    return Request("POST", f"{ARCGIS_TASK}/cancel", body, (("Content-Type", "application/x-www-form-urlencoded"),))
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             "SOAP 1.1",
             "cancelJob",
             True,
-            birst_soap11("cancelJob", ("spaceID", ""), ("jobToken", KEY_MARK)),
+            birst_soap11("cancelJob", ("spaceID", BENCH_SPACE), ("jobToken", KEY_MARK)),
             compared_to="casjobs-soap-cancel",
         ),
         Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
@@ -156,7 +169,24 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             cisco_rest("JobSummary", account),
             REST_REFERENCES,
         ),
-        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
+        Workload(
+            "arcgis-rest-status",
+            "ArcGIS",
+            "REST",
+            "jobs/<jobId>",
+            False,
+            arcgis_rest("status"),
+            compared_to="casjobs-get-status",
+        ),
+        Workload(
+            "arcgis-rest-cancel",
+            "ArcGIS",
+            "REST",
+            "jobs/<jobId>/cancel",
+            True,
+            arcgis_rest("cancel"),
+            compared_to="casjobs-soap-cancel",
+        ),
     )
 
 
