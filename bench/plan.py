@@ -18,6 +18,8 @@ REST_REFERENCES: Final = ("A", "E")  # D and D2 are Spyne SOAP: they have no RES
 BIRST_TNS: Final = "http://www.birst.com/"
 BIRST_PATH: Final = "/CommandWebService.asmx"
 BIRST_TOKEN: Final = "5eed" * 8  # a live Birst login token of the bench user, seeded into the store (store.py)
+TRANSWS_TNS: Final = "urn:oasis:names:tc:wstrans:v1:types"
+TRANSWS_PATH: Final = "/transws"
 ARCGIS_TOKEN: Final = "a5c9" * 8  # a live ArcGIS token of the bench user, seeded likewise
 # the seeded jobs' project: a Birst spaceID (36 characters) and an ArcGIS service name at once
 BENCH_SPACE: Final = "be4c0000-0000-4000-8000-000000000001"
@@ -65,6 +67,19 @@ def soap11(op: str, account: Account) -> Request:
     text = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode()
     headers = (("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", f'"{TNS}/{op}"'))
     return Request("POST", JOBS_PATH, text, headers)
+
+
+def transws11(request: str, account: Account) -> Request:
+    """A Trans-WS SOAP 1.1 call as seed 000 shows it (no SOAPAction), with HTTP Basic credentials."""
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
+    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
+    call = etree.SubElement(body, f"{{{TRANSWS_TNS}}}{request}", nsmap={None: TRANSWS_TNS})
+    # the seeded jobs' project is BENCH_SPACE: the ticket names it
+    etree.SubElement(call, f"{{{TRANSWS_TNS}}}ticket", jobId=KEY_MARK, projectId=BENCH_SPACE, userId=account.name)
+    text = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode()
+    basic = base64.b64encode(f"{account.name}:{account.password}".encode()).decode()
+    headers = (("Content-Type", "text/xml; charset=utf-8"), ("Authorization", f"Basic {basic}"))
+    return Request("POST", TRANSWS_PATH, text, headers)
 
 
 def birst_soap11(op: str, *children: tuple[str, str]) -> Request:
@@ -150,7 +165,15 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             birst_soap11("cancelJob", ("spaceID", BENCH_SPACE), ("jobToken", KEY_MARK)),
             compared_to="casjobs-soap-cancel",
         ),
-        Workload("transws-soap-cancel", "Trans-WS", "SOAP 1.1", "cancel", True, None),
+        Workload(
+            "transws-soap-cancel",
+            "Trans-WS",
+            "SOAP 1.1",
+            "cancelJob",
+            True,
+            transws11("cancelJobRequest", account),
+            compared_to="casjobs-soap-cancel",
+        ),
         Workload(
             "cisco-rest-cancel",
             "Cisco",

@@ -41,7 +41,7 @@ def measure(jobs: int, runners: int, scratch: Path) -> list[float]:
         return TaskResult(rows=0, summary="probed")
 
     parts.pool._tasks["probe"] = probe  # a bench-only task, added to the pool build() wired
-    user = parts.jobs.add_user("bench", "bench-password", groups=[ADMIN_GROUP])
+    user = parts.identity.add_user("bench", "bench-password", groups=[ADMIN_GROUP])
     actor = Actor.of(user, Channel.CLI)
     parts.pool.start()
     rng = random.Random(19)

@@ -78,6 +78,8 @@ def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
     yield _ratio_verdict(results, "casjobs-get-status", "E", 0.8, "HTTP GET GetJobStatus")
     yield _ratio_verdict(results, "cisco-rest-cancel", "E", 0.8, "Cisco cancelrunning")
     yield _p99_verdict(results, "cisco-rest-cancel", 16, 40.0, "Cisco cancelrunning")
+    yield _ratio_verdict(results, "transws-soap-cancel", "E", 0.6, "Trans-WS cancelJob", "casjobs-soap-cancel")
+    yield _p99_verdict(results, "transws-soap-cancel", 16, 40.0, "Trans-WS cancelJob")
     for workload, title, against in BIRST:  # the references speak CasJobs: held against their CasJobs rows
         yield _ratio_verdict(results, workload, "E", 0.6, title, against)
         yield _p99_verdict(results, workload, 16, 40.0, title)

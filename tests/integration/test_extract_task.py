@@ -4,7 +4,10 @@ uploads, all-or-nothing errors, cancel; and JobService.finished_output over a re
 import csv
 import io
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -17,11 +20,14 @@ from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Actor, Job, JobSpec
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import CancelToken, TaskCancelled
-from jobgate.runner.tasks import TaskContext
+from jobgate.runner.tasks import SqlLimits, TaskContext
 from jobgate.runner.tasks.extract import extract
 from jobgate.runner.tasks.mydb import mydb_path
+from jobgate.runner.tasks.sandbox import SqliteSession
 from jobgate.runner.tasks.upload import upload
+from support.wait import blocked_in, wait_until
 
+ENDLESS: Final = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) AS n FROM c"
 VO: Final = "{http://www.ivoa.net/xml/VOTable/v1.3}"
 KEY: Final = "0123456789abcdef" * 2
 STARS: Final = [
@@ -51,6 +57,31 @@ def mydb(ctx: TaskContext) -> Iterator[sqlite3.Connection]:
 
 def job(task: str, key: str = KEY, **params: Any) -> Job:
     return Job(1, key, "alice", "", task, params, JobState.EXECUTING, datetime.now(UTC))
+
+
+def stop_latency(call: Callable[[], object], token: CancelToken) -> float:
+    """Run `call` in a thread until its statement is under way, trip the token; seconds until it stopped with
+    TaskCancelled."""
+    outcome: list[BaseException | object] = []
+
+    def capture() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=capture, name="task-under-test")
+    thread.start()
+    running = (SqliteSession.run, SqliteSession._fetch, SqliteSession.append)  # inside a SQLite statement
+    try:
+        wait_until(lambda: any(blocked_in("task-under-test", f) for f in running), message="the statement to run")
+    finally:
+        tripped = time.monotonic()
+        token.trip("cancel")
+        thread.join(5)
+    assert not thread.is_alive(), "the task did not stop"
+    assert isinstance(outcome[0], TaskCancelled), outcome
+    return time.monotonic() - tripped
 
 
 def output_files(ctx: TaskContext) -> list[str]:
@@ -152,6 +183,27 @@ class TestExtractFailures:
 
         assert output_files(ctx) == []
 
+    @pytest.mark.parametrize("fmt", ["csv", "votable"])
+    def test_an_extract_of_an_endless_view_stops_within_a_second_of_the_cancel(
+        self, ctx: TaskContext, mydb: sqlite3.Connection, fmt: str
+    ) -> None:
+        mydb.execute(f"CREATE VIEW spin AS {ENDLESS}")  # its one row never comes
+        token = CancelToken()
+        the_job = job("extract", table="spin", format=fmt)
+        assert stop_latency(lambda: extract(the_job, token, ctx), token) < 1.0
+        assert output_files(ctx) == []
+
+    def test_an_extract_larger_than_its_limit_fails_and_leaves_no_file(
+        self, ctx: TaskContext, mydb: sqlite3.Connection
+    ) -> None:
+        mydb.execute(
+            "CREATE VIEW rows AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c"
+        )
+        small = replace(ctx, limits=SqlLimits(extract_bytes=100_000))
+        with pytest.raises(TaskFailed, match=r"^The extract is larger than 100,000 bytes\.$"):
+            extract(job("extract", table="rows", format="csv"), CancelToken(), small)
+        assert output_files(small) == []
+
 
 class TestUpload:
     def test_creates_a_table_typed_by_content(self, ctx: TaskContext, mydb: sqlite3.Connection) -> None:
@@ -210,6 +262,17 @@ class TestUpload:
             upload(job("upload", table="t5", data="a\n1\n", exists=False), token, ctx)
 
         assert mydb.execute("SELECT count(*) FROM sqlite_schema WHERE name = 't5'").fetchone() == (0,)
+
+    def test_an_upload_whose_trigger_never_ends_stops_within_a_second_and_rolls_back(
+        self, ctx: TaskContext, mydb: sqlite3.Connection
+    ) -> None:
+        mydb.execute(f"CREATE VIEW spin AS {ENDLESS}")
+        mydb.execute("CREATE TABLE looped (a INTEGER)")
+        mydb.execute("CREATE TRIGGER looping AFTER INSERT ON looped BEGIN SELECT n FROM spin; END")
+        token = CancelToken()
+        the_job = job("upload", table="looped", data="a\n1\n", exists=True)
+        assert stop_latency(lambda: upload(the_job, token, ctx), token) < 1.0
+        assert rows_of(mydb, "looped") == []
 
     def test_an_uploaded_table_extracts_as_it_went_in(self, ctx: TaskContext, mydb: sqlite3.Connection) -> None:
         data = 'a,b\r\n1,"x, ""y"""\r\n2,z\r\n'

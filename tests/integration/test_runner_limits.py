@@ -43,6 +43,10 @@ class Stubborn:
         return TaskResult(rows=0, summary="finished after all")
 
 
+def crash(job: Job, token: CancelToken, ctx: TaskContext) -> TaskResult:
+    raise ZeroDivisionError("a bug in a task")
+
+
 @pytest.fixture
 def stubborn() -> Iterator[Stubborn]:
     task = Stubborn()
@@ -60,7 +64,7 @@ def parts(db_url: str, tmp_path: Path) -> Iterator[Components]:
 @pytest.fixture
 def pool(parts: Components, stubborn: Stubborn, tmp_path: Path) -> Iterator[RunnerPool]:
     """One runner and one quick place over `sleep` and the stubborn task, wired like build() wires its pool."""
-    tasks = {"sleep": sleep, "stubborn": stubborn}
+    tasks = {"sleep": sleep, "stubborn": stubborn, "crash": crash}
     pool = RunnerPool(parts.runners, tasks, TaskContext(tmp_path / "data", GRACE_S), runners=1, quick_places=1)
     parts.jobs.attach(executor=pool, signal=pool.board, submitted=pool)
     pool.start()
@@ -145,6 +149,14 @@ class TestQuickLane:
         assert failed.state is S.FAILED
         _job, result = parts.jobs.execute(alice, JobSpec("sleep", {"seconds": 0}))
         assert result.summary == "slept 0 s"
+
+    def test_a_quick_job_whose_task_crashes_is_recorded_failed(
+        self, parts: Components, pool: RunnerPool, alice: Actor
+    ) -> None:
+        with pytest.raises(TaskFailed, match=r"^internal error in the task$"):
+            parts.jobs.execute(alice, JobSpec("crash"))
+        [failed] = parts.jobs.list_jobs(alice)
+        assert (failed.state, failed.error) == (S.FAILED, "internal error in the task")
 
     def test_a_quick_job_finding_every_place_taken_is_refused_busy_at_once_and_not_recorded(
         self, parts: Components, pool: RunnerPool, stubborn: Stubborn, alice: Actor

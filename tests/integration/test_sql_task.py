@@ -4,6 +4,7 @@ read-only contexts, the authorizer, and cancel interrupting the running statemen
 import sqlite3
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -305,6 +306,68 @@ class TestSecurity:
     def test_extensions_and_transaction_control_are_refused(self, task: Task, ctx: TaskContext, query: str) -> None:
         with pytest.raises(TaskFailed, match="not authorized"):
             run(task, ctx, query)
+
+    @pytest.mark.parametrize("context", ["MyDB", "Catalog"])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "SELECT fts3_tokenizer('simple')",
+            "SELECT fts3_tokenizer('mine', x'4141414141414141')",
+            "SELECT FTS3_TOKENIZER('simple')",
+            "SELECT fts5(NULL)",
+            "SELECT rtreenode(2, x'00')",
+            "SELECT rtreedepth(x'00')",
+            "CREATE VIRTUAL TABLE mydb.words USING fts5(w)",
+        ],
+    )
+    def test_functions_that_reveal_or_write_memory_are_refused(
+        self, task: Task, ctx: TaskContext, query: str, context: str
+    ) -> None:
+        with pytest.raises(TaskFailed, match="not authorized"):
+            run(task, ctx, query, context)
+
+    @pytest.mark.parametrize("query", ["EXPLAIN SELECT * FROM json_each('[1]')", "explain /* x */ select 1"])
+    def test_explain_is_refused_but_its_query_plan_is_not(self, task: Task, ctx: TaskContext, query: str) -> None:
+        with pytest.raises(TaskFailed, match="EXPLAIN is not available"):
+            quick(task, ctx, query)
+        assert quick(task, ctx, "EXPLAIN QUERY PLAN SELECT * FROM json_each('[1]')").rows == 1
+
+
+class TestLimits:
+    def test_a_value_over_the_length_limit_is_refused(self, task: Task, ctx: TaskContext) -> None:
+        small = replace(ctx, limits=SqlLimits(value_bytes=1000))
+        with pytest.raises(TaskFailed, match=r"string or blob too big: a value or a row may hold at most 1,000 bytes"):
+            quick(task, small, "SELECT zeroblob(1001)")
+        assert quick(task, small, "SELECT length(zeroblob(1000))").table.rows == ((1000,),)  # type: ignore[union-attr]
+
+    def test_a_quick_result_over_the_byte_cap_is_refused(self, task: Task, ctx: TaskContext) -> None:
+        small = replace(ctx, limits=SqlLimits(quick_bytes=10_000))
+        query = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 11) SELECT zeroblob(1000) FROM c"
+        )
+        with pytest.raises(TaskFailed, match=r"The result is larger than 10,000 bytes"):
+            quick(task, small, query)
+        assert quick(task, small, query.replace("x < 11", "x < 9")).rows == 9
+
+    def test_rows_are_copied_into_mydb_in_batches_bounded_in_bytes(self, task: Task, ctx: TaskContext) -> None:
+        query = ENDLESS_INTO.replace("FROM c)", "FROM c WHERE x < 40)").replace(
+            "SELECT x INTO", "SELECT randomblob(1e6) INTO"
+        )
+        tracemalloc.start()
+        try:
+            assert run(task, ctx, query).rows == 40
+            _now, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < ctx.limits.batch_bytes + 8_000_000, f"peak {peak:,} bytes for 40 MB of rows"
+
+    def test_a_mydb_stops_growing_at_its_quota_and_keeps_no_partial_table(self, task: Task, ctx: TaskContext) -> None:
+        small = replace(ctx, limits=SqlLimits(mydb_quota_bytes=256 * 1024))
+        query = ENDLESS_INTO.replace("SELECT x INTO", "SELECT randomblob(1000) INTO")
+        with pytest.raises(TaskFailed, match=r"^MyDB is full: it may hold at most 262,144 bytes\.$"):
+            run(task, small, query)
+        assert mydb_path(ctx.data_dir, "alice").stat().st_size <= 256 * 1024
+        assert in_mydb(ctx, "SELECT name FROM sqlite_schema") == []
 
 
 # -- cancel -----------------------------------------------------------------------------------------------

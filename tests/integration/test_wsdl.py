@@ -26,8 +26,14 @@ SERVICES: Final = [  # (served path, file in wsdl/)
     ("/CasJobs/services/casusers.asmx", "casusers.wsdl"),
     ("/CasJobs/casusers.asmx", "casusers.wsdl"),
     ("/CommandWebService.asmx", "birst.wsdl"),
+    ("/transws", "transws.wsdl"),
 ]
-PORTS: Final = {"casjobs.wsdl": 4, "casusers.wsdl": 4, "birst.wsdl": 2}  # Soap, Soap12[, HttpGet, HttpPost]
+PORTS: Final = {
+    "casjobs.wsdl": 4,
+    "casusers.wsdl": 4,
+    "birst.wsdl": 2,
+    "transws.wsdl": 2,
+}  # Soap, Soap12[, HttpGet, HttpPost]
 
 
 def addresses(document: etree._Element) -> list[etree._Element]:

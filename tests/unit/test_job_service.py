@@ -337,6 +337,35 @@ class TestSuspendResumeDelete:
         assert jobs.get(alice, job.id).state is state
 
 
+class TestReject:
+    def test_reject_of_a_finished_job_records_its_reason_and_keeps_it_finished(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn
+    ) -> None:
+        job = job_in(S.FINISHED)
+        before = uow.jobs.events(job.id)
+        outcome = jobs.reject(alice, job.id, "wrong glossary")
+        assert (outcome.prior, outcome.current, outcome.changed) == (S.FINISHED, S.FINISHED, True)
+        events = uow.jobs.events(job.id)
+        assert events[:-1] == before
+        assert (events[-1].stage, events[-1].to_state, events[-1].reason) == ("reject", S.FINISHED, "wrong glossary")
+        assert jobs.get(alice, job.id).state is S.FINISHED
+
+    @pytest.mark.parametrize("state", [s for s in JobState if s is not S.FINISHED])
+    def test_reject_of_a_job_without_a_result_is_refused_and_writes_nothing(
+        self, jobs: JobService, uow: FakeUnitOfWork, alice: Actor, job_in: JobIn, state: JobState
+    ) -> None:
+        job = job_in(state)
+        before = uow.jobs.events(job.id)
+        with pytest.raises(TransitionRefused):
+            jobs.reject(alice, job.id, "no")
+        assert uow.jobs.events(job.id) == before
+
+    def test_reject_of_another_users_job_is_refused(self, jobs: JobService, alice: Actor, job_in: JobIn) -> None:
+        job = job_in(S.FINISHED)
+        with pytest.raises(NotOwner):
+            jobs.reject(Actor("mallory", Channel.TRANSWS), job.id, "mine now")
+
+
 class TestRunnerSide:
     def test_claim_moves_the_oldest_submitted_job_of_a_known_task_to_executing(
         self, jobs: JobService, runners: RunnerService, alice: Actor, clock: FakeClock

@@ -14,6 +14,7 @@ REGISTRY: Final = (
     "jobgate.dialects.casjobs",
     "jobgate.dialects.cisco",
     "jobgate.dialects.birst",
+    "jobgate.dialects.transws",
     "jobgate.dialects.arcgis",
 )  # fmt: skip
 

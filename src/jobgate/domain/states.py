@@ -11,7 +11,8 @@
                               └──resume──▶ Submitted
 
 A pair missing from TRANSITIONS is refused. A pair that maps a state to itself succeeds and changes
-nothing (no write, no event). `delete` keeps the state of a terminal job and hides it.
+nothing (no write, no event), except for the RECORDED actions, which keep the state and write their
+event: `delete` hides a completed job; `reject` records that its owner rejected a Finished job's result.
 """
 
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ class Action(StrEnum):
     RESUME = "resume"
     DELETE = "delete"
     REQUEUE = "requeue"
+    REJECT = "reject"
 
 
 S, A = JobState, Action
@@ -61,14 +63,18 @@ TRANSITIONS: Final[Mapping[tuple[JobState, Action], JobState]] = {
     (S.SUSPENDED, A.RESUME): S.SUBMITTED,
     (S.SUSPENDED, A.CANCEL): S.CANCELLED,
     (S.FINISHED, A.DELETE): S.FINISHED,
+    (S.FINISHED, A.REJECT): S.FINISHED,  # the result was delivered and its owner rejects it
     (S.CANCELLED, A.DELETE): S.CANCELLED,
     (S.FAILED, A.DELETE): S.FAILED,
 }
 
+RECORDED: Final[frozenset[Action]] = frozenset({A.DELETE, A.REJECT})
+"""Actions on a completed job that keep its state but are written, with their event."""
+
 TERMINAL: Final[frozenset[JobState]] = frozenset(
     state
     for state in JobState
-    if not any((state, action) in TRANSITIONS for action in Action if action is not A.DELETE)
+    if not any((state, action) in TRANSITIONS for action in Action if action not in RECORDED)
 )
 """States from which no action but delete leads anywhere: the completed-job rule."""
 
@@ -93,6 +99,11 @@ def moving_sources(action: Action) -> frozenset[JobState]:
 
 def is_terminal(state: JobState) -> bool:
     return state in TERMINAL
+
+
+def has_result(state: JobState) -> bool:
+    """The job ended normally: it has a result to deliver (and that its owner may reject)."""
+    return state in sources(A.REJECT)
 
 
 ACTIVE: Final[frozenset[JobState]] = frozenset({S.EXECUTING, S.CANCELING})

@@ -51,7 +51,10 @@ class _Call:
             return self.result
         if isinstance(self.error, TaskCancelled) or (isinstance(self.error, TaskFailed) and self.token.tripped):
             raise TaskFailed(stopped_message(self.token)) from None
-        raise self.error
+        if isinstance(self.error, TaskFailed):
+            raise self.error
+        log.error("task %s of quick job %s crashed", self.job.task, self.job.id, exc_info=self.error)
+        raise TaskFailed("internal error in the task") from None  # recorded Failed, as a runner would
 
 
 class QuickLane:

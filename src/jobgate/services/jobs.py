@@ -216,6 +216,10 @@ class JobService:
         """Hide a finished, cancelled or failed job; its history stays in the store."""
         return self._act(actor, ref, Action.DELETE, reason, Change(deleted=True))
 
+    def reject(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
+        """Record that the owner rejects a Finished job's result; its state stays Finished."""
+        return self._act(actor, ref, Action.REJECT, reason)
+
     def execute(self, actor: Actor, spec: JobSpec, timeout_s: float | None = None) -> tuple[Job, TaskResult]:
         """Run a synchronous (quick) job within this call and record it like any other job; Busy (and nothing
         recorded) when the executor has no place for it."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from jobgate.domain.errors import JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Change, Channel, Job, Outcome, Transition, may_read, may_write
 from jobgate.domain.ports import ChangeListener, Clock, UnitOfWork, UnitOfWorkFactory
-from jobgate.domain.states import Action, JobState, next_state
+from jobgate.domain.states import RECORDED, Action, JobState, next_state
 
 JobRef = int | str  # an integer id, or a 32-hex key
 
@@ -52,7 +52,7 @@ class Transitions:
             target = next_state(job.state, action)
             if target is None or (only_from is not None and job.state not in only_from):
                 raise TransitionRefused(job.id, job.state, action)
-            if target is job.state and not change.deleted:
+            if target is job.state and action not in RECORDED:
                 return Outcome(job, prior, job.state, changed=False)
             moved = uow.jobs.transition(move(job, action, actor, reason, change), self._clock.now())
             if moved is not None:

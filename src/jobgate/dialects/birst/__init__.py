@@ -3,7 +3,7 @@ conventions but no HTTP GET/POST bindings in its WSDL (birst.md)."""
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from jobgate.dialects.birst import auth
 from jobgate.dialects.birst.errors import ERRORS
@@ -11,6 +11,7 @@ from jobgate.dialects.birst.operations import FAST_OPS
 from jobgate.dialects.birst.service import CommandWebService
 from jobgate.dialects.birst.wire import PATH, SERVICE, TNS
 from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
+from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.soap.gateway import Asmx, SoapGateway, SoapRoute, SoapService
 from jobgate.dialects.soap.spyne_apps import SpyneApps, build_apps
 from jobgate.dialects.soap.wsdl import build_wsdl
@@ -23,9 +24,9 @@ def apps() -> SpyneApps:
     return build_apps([CommandWebService], TNS, SERVICE, ERRORS)
 
 
-def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials | None:
+def credentials(op: str, values: Mapping[str, str], call: CallInfo, envelope: Any) -> Credentials | None:
     """The login token a call carries (names lower-cased by the gateway)."""
-    return auth.token_credentials(values.get("token"), client)
+    return auth.token_credentials(values.get("token"), call.client)
 
 
 def mount(services: Services, options: DialectOptions) -> Mounted:

@@ -4,7 +4,7 @@ with ASMX's conventions, and the files finished extracts leave behind."""
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -15,6 +15,7 @@ from jobgate.dialects.casjobs.operations import FAST_OPS
 from jobgate.dialects.casjobs.service import CasUsersService, JobsService
 from jobgate.dialects.casjobs.wire import MEDIA_TYPES, OUTPUT_PATH, TNS, WSID
 from jobgate.dialects.common import BannerLine, Dialect, DialectOptions, IndexLink, Mounted, Services
+from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.soap.gateway import SoapGateway, SoapRoute, SoapService
 from jobgate.dialects.soap.spyne_apps import SpyneApps, build_apps
 from jobgate.dialects.soap.wsdl import build_wsdl
@@ -39,13 +40,13 @@ def _wsdl(options: DialectOptions, name: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def credentials(op: str, values: Mapping[str, str], client: str) -> Credentials | None:
+def credentials(op: str, values: Mapping[str, str], call: CallInfo, envelope: Any) -> Credentials | None:
     """The wsid and password a jobs.asmx call carries (names lower-cased by the gateway)."""
     wsid = values.get("wsid") or values.get("owner_wsid")
     password = values.get("pw") if "pw" in values else values.get("owner_pw")
     if not wsid or password is None:
         return None
-    return Credentials(wsid.strip(), password, CredentialKind.ALIAS, WSID, client)
+    return Credentials(wsid.strip(), password, CredentialKind.ALIAS, WSID, call.client)
 
 
 def mount(services: Services, options: DialectOptions) -> Mounted:

@@ -30,10 +30,13 @@ class SoapVersion(Enum):
 
 @dataclass(frozen=True, slots=True)
 class SoapError:
-    """A SOAP fault: code `Client…` or `Server…` (Spyne maps them to Sender/Receiver for SOAP 1.2)."""
+    """A SOAP fault: code `Client…` or `Server…` (Spyne maps them to Sender/Receiver for SOAP 1.2), sent
+    with HTTP 500 unless `status` says otherwise (a 401 that carries a Basic challenge in `headers`)."""
 
     code: str
     text: Callable[[BaseException], str]
+    status: int = 500
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,12 @@ PLAIN_WORDING: Final = FaultWording(
 )
 
 
-_CODES_12: Final = {"Client": "Sender", "Server": "Receiver", "VersionMismatch": "VersionMismatch"}
+_CODES_12: Final = {
+    "Client": "Sender",
+    "Server": "Receiver",
+    "VersionMismatch": "VersionMismatch",
+    "MustUnderstand": "MustUnderstand",
+}
 
 
 def soap_fault(version: SoapVersion, code: str, text: str) -> bytes:
@@ -119,6 +127,22 @@ def version_mismatch_fault() -> bytes:
     for qname in ("upg:Envelope", "soap:Envelope"):  # prefixes in scope: upg = SOAP 1.2, soap = SOAP 1.1
         etree.SubElement(upgrade, f"{{{SOAP12_ENV}}}SupportedEnvelope").set("qname", qname)
     envelope.insert(0, header)
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def must_understand_fault(version: SoapVersion, header: etree.QName) -> bytes:
+    """A header block addressed to this node with mustUnderstand set that the service does not process
+    (SOAP 1.1 §4.2.3, SOAP 1.2 Part 1 §5.4.8: 1.2 also names it in a NotUnderstood header block)."""
+    text = f"SOAP header {header.localname} was not understood."
+    if version is SoapVersion.SOAP11:
+        return soap_fault(version, "MustUnderstand", text)
+    envelope = etree.fromstring(soap_fault(version, "MustUnderstand", text))
+    ns = version.envelope_ns
+    header_element = etree.Element(f"{{{ns}}}Header")
+    nsmap = {"nu": header.namespace} if header.namespace else None
+    block = etree.SubElement(header_element, f"{{{ns}}}NotUnderstood", nsmap=nsmap)
+    block.set("qname", f"nu:{header.localname}" if header.namespace else header.localname)
+    envelope.insert(0, header_element)
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 

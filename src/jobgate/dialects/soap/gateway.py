@@ -32,11 +32,13 @@ from jobgate.dialects.soap.faults import (
     PLAIN_WORDING,
     FaultWording,
     SoapVersion,
+    must_understand_fault,
     reshape_fault,
     soap_fault,
     version_mismatch_fault,
 )
 from jobgate.dialects.soap.spyne_apps import CALL_KEY, TREE_KEY, SpyneApps, asmx_exception_text
+from jobgate.dialects.soap.wsdl import asmx_action
 from jobgate.domain.model import Channel, Credentials
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,17 @@ class SoapService:
     wsdl: bytes | None = None
     asmx: Asmx | None = Asmx()  # None: a plain SOAP service
     check_soap_action: bool = True  # a SOAPAction naming another operation than the body is refused
+    # header blocks (Clark names) the service processes; any other one addressed to it with mustUnderstand
+    # set gets a MustUnderstand fault (SOAP 1.1 §4.2.3, 1.2 Part 1 §5.2.3)
+    understood_headers: frozenset[str] = frozenset()
     description: str = ""
     # the hot path: the fast lane answers these operations without Spyne (op → the function its Spyne
-    # method calls; see fastlane.py), and they, and only they, run on the event loop (no thread hop) when
-    # the credentials `credentials` pulls out of the call are already verified, so no hash blocks the loop
+    # method calls; see fastlane.py); they, and the `inline_ops` Spyne answers, and only these, run on the
+    # event loop (no thread hop) when the credentials `credentials` pulls out of the call (op, its values,
+    # the call, the envelope or None) are already verified, so no hash blocks the loop
     fast_ops: Mapping[str, FastOp] = field(default_factory=dict)
-    credentials: Callable[[str, Mapping[str, str], str], Credentials | None] | None = None
+    inline_ops: frozenset[str] = frozenset()
+    credentials: Callable[[str, Mapping[str, str], CallInfo, Any], Credentials | None] | None = None
 
     @property
     def wording(self) -> FaultWording:
@@ -87,7 +94,7 @@ class SoapService:
 
     def soap_action(self, op: str) -> str:
         """The namespace and the operation, joined by one slash (ASMX's rule, which the WSDL advertises)."""
-        return f"{self.tns}{op}" if self.tns.endswith("/") else f"{self.tns}/{op}"
+        return asmx_action(self.tns)(op)
 
 
 @dataclass
@@ -252,14 +259,14 @@ class SoapGateway:
             return _fault(version, "Client", self.wording.read + str(bad))
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
-        inline = self._may_inline(op, values, call)
+        inline = self._may_inline(op, values, call, root)
         if inline and self.fast is not None and op in self.fast.ops:
             status, answer = self.fast.soap(version, op, call, values)
             return _Reply(status, answer, _SOAP_HEADERS[version])
         environ = self._environ(scope, call, "POST", "/", "", content_type)
         environ[TREE_KEY] = root
         reply = await self._call_spyne(app, environ, inline)
-        if reply.status == 500:
+        if reply.status >= 400:
             reply.body = reshape_fault(version, reply.body)
         return reply
 
@@ -274,6 +281,10 @@ class SoapGateway:
         request = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
         if request is None:
             return _fault(version, "Client", self.wording.read + "The SOAP Body holds no request element.")
+        header = root.find(f"{{{version.envelope_ns}}}Header")
+        refused = None if header is None else not_understood(header, version, self.service.understood_headers)
+        if refused is not None:
+            return _Reply(500, must_understand_fault(version, refused), _SOAP_HEADERS[version])
         op = etree.QName(request)
         expected = self._actions.get(op.localname) if op.namespace == self.service.tns else None
         if expected is None:
@@ -284,10 +295,12 @@ class SoapGateway:
                 return _fault(version, "Client", self.wording.unknown_action.format(action=action))
         return request
 
-    def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo) -> bool:
-        if not self.options.inline_hot_path or op not in self.service.fast_ops or self.service.credentials is None:
+    def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo, envelope: Any = None) -> bool:
+        service = self.service
+        hot = op in service.fast_ops or op in service.inline_ops
+        if not self.options.inline_hot_path or not hot or service.credentials is None:
             return False
-        creds = self.service.credentials(op, {k.lower(): v for k, v in values.items()}, call.client)
+        creds = service.credentials(op, {k.lower(): v for k, v in values.items()}, call, envelope)
         return creds is not None and self.services.identity.is_verified(creds)
 
     # -- calling Spyne ------------------------------------------------------------------------------------
@@ -361,6 +374,28 @@ _XML: Final = {"content-type": "text/xml; charset=utf-8"}
 _TEXT: Final = {"content-type": "text/plain; charset=utf-8"}
 _SOAP_HEADERS: Final = {version: {"content-type": version.content_type} for version in SoapVersion}
 _HTML: Final = {"content-type": "text/html; charset=utf-8"}
+
+
+_TARGETS: Final = {  # the roles (SOAP 1.1 actors) this node plays: none named, next, the ultimate receiver
+    SoapVersion.SOAP11: frozenset({None, "http://schemas.xmlsoap.org/soap/actor/next"}),
+    SoapVersion.SOAP12: frozenset({
+        None, "http://www.w3.org/2003/05/soap-envelope/role/next",
+        "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
+    }),
+}  # fmt: skip
+_ROLE: Final = {SoapVersion.SOAP11: "actor", SoapVersion.SOAP12: "role"}
+
+
+def not_understood(header: Any, version: SoapVersion, understood: frozenset[str]) -> etree.QName | None:
+    """The first header block addressed to this node with mustUnderstand set that is not `understood`."""
+    ns = version.envelope_ns
+    for block in header:
+        if not isinstance(block.tag, str) or block.tag in understood:
+            continue
+        must = (block.get(f"{{{ns}}}mustUnderstand") or "").strip()
+        if must in ("1", "true") and block.get(f"{{{ns}}}{_ROLE[version]}") in _TARGETS[version]:
+            return etree.QName(block)
+    return None
 
 
 def _media_type(content_type: str) -> tuple[str, dict[str, str]]:

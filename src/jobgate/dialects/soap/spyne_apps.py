@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
+from http import HTTPStatus
 from typing import Any, Final
 
 from lxml import etree
@@ -30,9 +31,17 @@ CALL_KEY: Final = "jobgate.call"  # environ key: the per-request CallInfo handed
 class MappedFault(Fault):  # type: ignore[misc]
     """A fault made from a domain error; keeps the plain message for the ASMX HTTP error body."""
 
-    def __init__(self, code: str, faultstring: str, message: str, kind: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        faultstring: str,
+        message: str,
+        kind: str,
+        status: int = 500,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(faultcode=code, faultstring=faultstring)
-        self.message, self.kind = message, kind
+        self.message, self.kind, self.status, self.headers = message, kind, status, headers
 
 
 class _PreParsed:
@@ -81,7 +90,7 @@ def map_error(
         return MappedFault("Server", wording.server + message, message, "InternalError")
     message = wire.text(exc)
     prefix = wording.server if wire.code.startswith("Server") else ""
-    return MappedFault(wire.code, prefix + message, message, type(exc).__name__)
+    return MappedFault(wire.code, prefix + message, message, type(exc).__name__, wire.status, wire.headers)
 
 
 def _inject_call(ctx: Any) -> None:
@@ -125,10 +134,20 @@ def build_apps(
     # the gateway checks every declared value before Spyne sees it (asmx.check_soap_values), so no None or
     # overflow reaches the service layer; Spyne's own cast errors still get the service's wording
     soap11, soap12 = make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12())
-    if wording.read:
-        for app in (soap11, soap12):
+    for app in (soap11, soap12):
+        app.app.event_manager.add_listener("method_exception_object", _fault_status)
+        if wording.read:
             app.app.event_manager.add_listener("method_exception_object", _reading_error(wording.read))
     return SpyneApps(soap11, soap12, http)
+
+
+def _fault_status(ctx: Any) -> None:
+    """A mapped fault whose table row names another HTTP status than 500 (and headers, such as a Basic
+    challenge) is sent with them; Spyne keeps a status set before it picks its own."""
+    error = ctx.out_error
+    if isinstance(error, MappedFault) and error.status != 500:
+        ctx.transport.resp_code = f"{error.status} {HTTPStatus(error.status).phrase}"
+        ctx.transport.resp_headers.update(error.headers)
 
 
 def _reading_error(prefix: str) -> Any:

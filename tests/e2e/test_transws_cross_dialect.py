@@ -1,0 +1,99 @@
+"""One job, several dialects: a job submitted over CasJobs is watched and cancelled over Trans-WS (and the other
+way round) under the same ownership rules, its history says who did what over which protocol, and 32 cancels
+racing over both SOAP dialects write exactly one cancel event."""
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from support import casjobs
+from support.server import JobgateServer
+from support.transws import VERSIONS, Ticket, User, answer_of, call, control_answer, history_of
+
+RACERS = 32
+
+
+@pytest.fixture(scope="module")
+def server(module_jobgate_server: Callable[..., JobgateServer]) -> JobgateServer:
+    return module_jobgate_server(JOBGATE_RUNNERS=2)
+
+
+@pytest.fixture(scope="module")
+def alice(server: JobgateServer) -> casjobs.CasUser:
+    return casjobs.add_users(server, "alice")["alice"]
+
+
+@pytest.fixture(scope="module")
+def http(server: JobgateServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def ticket_of(server: JobgateServer, job_id: int) -> Ticket:
+    shown = casjobs.show(server, job_id)
+    return Ticket(shown["key"], shown["project"], shown["owner"])
+
+
+def test_a_casjobs_job_is_cancelled_over_trans_ws_and_both_dialects_agree(
+    server: JobgateServer, http: httpx.Client, alice: casjobs.CasUser
+) -> None:
+    job_id = casjobs.start_endless_job(http, alice)
+    ticket, transws_alice = ticket_of(server, job_id), User(alice.name, alice.password)
+
+    answer = call(http, VERSIONS[1], transws_alice, "cancelJobRequest", ticket)
+
+    assert control_answer(answer, "cancelJobResponse") == ("1", "Cancellation succeeded")
+    casjobs.wait_for_status(http, alice, job_id, {casjobs.CANCELLED})
+    events = casjobs.cancel_events(casjobs.show(server, job_id))
+    assert [(e["actor"], e["protocol"]) for e in events] == [("alice", "transws")]
+    history = history_of(call(http, VERSIONS[0], transws_alice, "retrieveJobInformationRequest", ticket))
+    assert history == [("job", "start"), ("translation", "start"), ("job", "cancelled")]
+
+
+def test_a_job_cancelled_over_casjobs_shows_one_cancelled_event_with_actor_and_protocol_in_trans_ws(
+    server: JobgateServer, http: httpx.Client, alice: casjobs.CasUser
+) -> None:
+    job_id = casjobs.start_endless_job(http, alice)
+    casjobs.cancel(http, alice, job_id)
+    ticket = ticket_of(server, job_id)
+
+    answer = call(http, VERSIONS[0], User(alice.name, alice.password), "retrieveJobInformationRequest", ticket)
+
+    events = list(answer_of(answer, "retrieveJobInformationResponse").iter("{*}event"))
+    cancelled = [e for e in events if (e.get("stage"), e.get("status")) == ("job", "cancelled")]
+    assert [e.get("additionalInformation") for e in cancelled] == ["actor=alice; protocol=casjobs"]
+
+
+def test_racing_cancels_over_both_soap_dialects_write_one_cancel_event(
+    server: JobgateServer, http: httpx.Client, alice: casjobs.CasUser
+) -> None:
+    job_id = casjobs.start_endless_job(http, alice)
+    ticket, transws_alice = ticket_of(server, job_id), User(alice.name, alice.password)
+    barrier = threading.Barrier(RACERS)
+
+    def cancel(n: int) -> str:
+        with server.client() as own:
+            barrier.wait()
+            if n % 2:
+                answer = call(own, VERSIONS[n % 4 // 2], transws_alice, "cancelJobRequest", ticket)
+                return "transws " + "/".join(control_answer(answer, "cancelJobResponse"))
+            reply = own.post(f"{casjobs.JOBS_PATH}/CancelJob", data={"wsId": alice.wsid, "pw": alice.password,
+                                                                      "jobId": job_id})  # fmt: skip
+            return "casjobs " + (
+                "ok" if reply.status_code == 200 else "complete" * ("cannot be cancelled" in reply.text)
+            )
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(cancel, range(RACERS)))
+
+    # each racer is accepted, or (once the runner has stopped the job) told that the job is complete
+    allowed = {"casjobs ok", "casjobs complete", "transws 1/Cancellation succeeded",
+               "transws 1/Cancellation already requested", "transws 0/Job is complete"}  # fmt: skip
+    assert set(outcomes) <= allowed, outcomes
+    casjobs.wait_for_status(http, alice, job_id, {casjobs.CANCELLED})
+    assert len(casjobs.cancel_events(casjobs.show(server, job_id))) == 1
+    history = history_of(call(http, VERSIONS[1], transws_alice, "retrieveJobInformationRequest", ticket))
+    assert history.count(("job", "cancelled")) == 1
