@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from support import transws
 from support.arcgis import (
     ROOT,
+    SERVICE,
     ArcUser,
     add_users,
     admin_job_url,
@@ -147,6 +149,18 @@ class TestGpJobs:
         assert http.post("/CasJobs/services/jobs.asmx/CancelJob", data=form).status_code == 200
 
         wait_for_status(http, dave, job_id, {"esriJobCancelled"})
+
+    def test_a_job_cancelled_through_trans_ws_shows_cancelled(
+        self, http: httpx.Client, users: dict[str, ArcUser]
+    ) -> None:
+        job_id = executing_job(http, users["alice"])
+        ticket = transws.Ticket(jobId=job_id.removeprefix("j"), projectId=SERVICE, userId="alice")
+        alice = transws.User("alice", users["alice"].password)
+
+        answer = transws.call(http, transws.Version.SOAP11, alice, "cancelJobRequest", ticket)
+
+        assert transws.control_answer(answer, "cancelJobResponse")[0] in ("1", "true")  # xsd:boolean
+        wait_for_status(http, users["alice"], job_id, {"esriJobCancelled"})
 
 
 class TestAdminDelete:
