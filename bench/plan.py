@@ -20,6 +20,10 @@ BIRST_PATH: Final = "/CommandWebService.asmx"
 BIRST_TOKEN: Final = "5eed" * 8  # a live Birst login token of the bench user, seeded into the store (store.py)
 TRANSWS_TNS: Final = "urn:oasis:names:tc:wstrans:v1:types"
 TRANSWS_PATH: Final = "/transws"
+ARCGIS_TOKEN: Final = "a5c9" * 8  # a live ArcGIS token of the bench user, seeded likewise
+# the seeded jobs' project: a Birst spaceID (36 characters) and an ArcGIS service name at once
+BENCH_SPACE: Final = "be4c0000-0000-4000-8000-000000000001"
+ARCGIS_TASK: Final = f"/arcgis/rest/services/{BENCH_SPACE}/GPServer/sleep/jobs/j{KEY_MARK}"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Request:
 
     def filled(self, job_id: int) -> tuple[str, bytes]:
         body = self.body.replace(MARK, str(job_id)).replace(KEY_MARK, job_key(job_id))
-        return self.path.replace(MARK, str(job_id)), body.encode()
+        return self.path.replace(MARK, str(job_id)).replace(KEY_MARK, job_key(job_id)), body.encode()
 
 
 def job_key(job_id: int) -> str:
@@ -70,7 +74,8 @@ def transws11(request: str, account: Account) -> Request:
     envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
     call = etree.SubElement(body, f"{{{TRANSWS_TNS}}}{request}", nsmap={None: TRANSWS_TNS})
-    etree.SubElement(call, f"{{{TRANSWS_TNS}}}ticket", jobId=KEY_MARK, projectId="", userId=account.name)
+    # the seeded jobs' project is BENCH_SPACE: the ticket names it
+    etree.SubElement(call, f"{{{TRANSWS_TNS}}}ticket", jobId=KEY_MARK, projectId=BENCH_SPACE, userId=account.name)
     text = etree.tostring(envelope, xml_declaration=True, encoding="utf-8").decode()
     basic = base64.b64encode(f"{account.name}:{account.password}".encode()).decode()
     headers = (("Content-Type", "text/xml; charset=utf-8"), ("Authorization", f"Basic {basic}"))
@@ -78,8 +83,8 @@ def transws11(request: str, account: Account) -> Request:
 
 
 def birst_soap11(op: str, *children: tuple[str, str]) -> Request:
-    """A Birst SOAP 1.1 call as seed 002 shows it: the login token first, then the operation's own values.
-    The seeded jobs have no project, so their spaceID is empty (docs/INTERFACE-EXTENSIONS.md, Birst)."""
+    """A Birst SOAP 1.1 call as seed 002 shows it: the login token first, then the operation's own values
+    (the seeded jobs' spaceID is their project, BENCH_SPACE)."""
     envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
     call = etree.SubElement(body, f"{{{BIRST_TNS}}}{op}", nsmap={None: BIRST_TNS})
@@ -108,6 +113,15 @@ def cisco_rest(op: str, account: Account) -> Request:
     return Request(
         "PUT", f"{CISCO_PATH}/op/jobService/cancelrunning", text, (("Content-Type", "application/xml"), auth)
     )
+
+
+def arcgis_rest(op: str) -> Request:
+    """ArcGIS GP calls as Esri's JS client makes them: GET …/jobs/j<key>?f=json&token=… (status, messages
+    included), or POST …/jobs/j<key>/cancel with the token in the form body."""
+    if op == "status":
+        return Request("GET", f"{ARCGIS_TASK}?{urllib.parse.urlencode({'f': 'json', 'token': ARCGIS_TOKEN})}")
+    body = urllib.parse.urlencode({"f": "json", "token": ARCGIS_TOKEN, "returnMessages": "false"})
+    return Request("POST", f"{ARCGIS_TASK}/cancel", body, (("Content-Type", "application/x-www-form-urlencoded"),))
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,7 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             "SOAP 1.1",
             "cancelJob",
             True,
-            birst_soap11("cancelJob", ("spaceID", ""), ("jobToken", KEY_MARK)),
+            birst_soap11("cancelJob", ("spaceID", BENCH_SPACE), ("jobToken", KEY_MARK)),
             compared_to="casjobs-soap-cancel",
         ),
         Workload(
@@ -178,7 +192,24 @@ def workloads(account: Account = BENCH_USER) -> tuple[Workload, ...]:
             cisco_rest("JobSummary", account),
             REST_REFERENCES,
         ),
-        Workload("arcgis-rest-cancel", "ArcGIS", "REST", "jobs/<id>/cancel", True, None),
+        Workload(
+            "arcgis-rest-status",
+            "ArcGIS",
+            "REST",
+            "jobs/<jobId>",
+            False,
+            arcgis_rest("status"),
+            compared_to="casjobs-get-status",
+        ),
+        Workload(
+            "arcgis-rest-cancel",
+            "ArcGIS",
+            "REST",
+            "jobs/<jobId>/cancel",
+            True,
+            arcgis_rest("cancel"),
+            compared_to="casjobs-soap-cancel",
+        ),
     )
 
 

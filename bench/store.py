@@ -20,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
-from bench.plan import ADMIN_USER, BENCH_USER, BIRST_TOKEN, Account
+from bench.plan import ADMIN_USER, ARCGIS_TOKEN, BENCH_SPACE, BENCH_USER, BIRST_TOKEN, Account
 from bench.servers import add_user
 from jobgate.services.tokens import digest
 from jobgate.store.tables import job_events, jobs, tokens
@@ -34,7 +34,7 @@ _SEED_JOBS: Final = text(
     INSERT INTO jobs (id, key, owner, project, task, name, params, state, queue, synchronous, system, deleted,
                       submitted_at, started_at, state_changed_at, runner_id, heartbeat_at, attempts, version)
     WITH RECURSIVE n(id) AS (SELECT :first UNION ALL SELECT id + 1 FROM n WHERE id < :last)
-    SELECT id, printf('%032x', id), :owner, '', 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
+    SELECT id, printf('%032x', id), :owner, :project, 'sleep', '', :params, 'Executing', 'default', 0, 0, 0,
            :now, :now, :now, :runner, NULL, 1, 2
     FROM n
     """
@@ -79,11 +79,13 @@ def make_template(path: Path, log_dir: Path) -> Path:
     for account in (BENCH_USER, ADMIN_USER):
         add_user(account, sqlite_url(path), log_dir)
     seed_token(path, BENCH_USER.name, "birst", BIRST_TOKEN)
+    seed_token(path, BENCH_USER.name, "arcgis", ARCGIS_TOKEN)
     return path
 
 
 def seed_token(path: Path, owner: str, kind: str, token: str) -> None:
-    """A live login token (years from expiry: no sliding renewal writes during a run) for the Birst rows."""
+    """A live login token (years from expiry: no sliding renewal writes during a run) for the Birst and
+    ArcGIS rows."""
     now = datetime.now(UTC)
     engine = sqlite_engine(path)
     with engine.begin() as conn:
@@ -105,7 +107,7 @@ def seed_executing(path: Path, first: int, last: int, owner: str = BENCH_USER.na
     """Jobs `first..last`, Executing and owned by `owner`, in one transaction; returns the seconds it took."""
     started = time.monotonic()
     values = {"first": first, "last": last, "owner": owner, "params": SLEEP_PARAMS, "runner": SEED_RUNNER}
-    values["now"] = _stamp(datetime.now(UTC))
+    values |= {"now": _stamp(datetime.now(UTC)), "project": BENCH_SPACE}
     engine = sqlite_engine(path)
     with engine.begin() as conn:
         conn.execute(_SEED_JOBS, values)

@@ -61,6 +61,10 @@ BIRST: Final = (
     ("birst-soap-cancel", "Birst cancelJob", "casjobs-soap-cancel"),
     ("birst-soap-status", "Birst getJobStatus", "casjobs-soap-status"),
 )
+ARCGIS: Final = (  # ArcGIS job status: ≥ 0.8× E (issue 18), held against E's plain HTTP GET status
+    ("arcgis-rest-status", "ArcGIS job status", "casjobs-get-status", 0.8),
+    ("arcgis-rest-cancel", "ArcGIS cancel", "casjobs-soap-cancel", 0.6),
+)
 
 
 def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
@@ -78,6 +82,9 @@ def _throughput(results: dict[str, Any]) -> Iterator[Verdict]:
     yield _p99_verdict(results, "transws-soap-cancel", 16, 40.0, "Trans-WS cancelJob")
     for workload, title, against in BIRST:  # the references speak CasJobs: held against their CasJobs rows
         yield _ratio_verdict(results, workload, "E", 0.6, title, against)
+        yield _p99_verdict(results, workload, 16, 40.0, title)
+    for workload, title, against, floor in ARCGIS:
+        yield _ratio_verdict(results, workload, "E", floor, title, against)
         yield _p99_verdict(results, workload, 16, 40.0, title)
 
 

@@ -1,14 +1,14 @@
 -- wrk script for jobgate's benchmarks (bench/load.py builds the arguments).
 -- Walks jobId over a permutation of 1..n (id = i*step mod n + 1, step coprime to n), so each CancelJob
 -- of a run hits a different job and really changes a row. The marker __JOBID__ in the path or body
--- stands for the job id, __JOBKEY__ in the body for its key (the seeded keys are the id in 32 hex digits:
--- Birst names a job by its key). Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
+-- stands for the job id, __JOBKEY__ in the path or body for its key (the seeded keys are the id in 32 hex
+-- digits: Birst and ArcGIS name a job by its key). Prints one line "BENCH-JSON {...}" with the counts and latency percentiles.
 --
 -- args: method path body n step [header "Name: value"]...
 
 local MARK = "__JOBID__"
 local KEY_MARK = "__JOBKEY__"
-local method, path_parts, body_parts, headers, by_key
+local method, path_parts, body_parts, headers, by_key, path_by_key
 local n, step, i = 1, 1, 0
 
 local function split(template)
@@ -28,7 +28,8 @@ end
 
 function init(args)
   method = args[1]
-  path_parts = split(args[2])
+  path_by_key = string.find(args[2], KEY_MARK, 1, true) ~= nil
+  path_parts = split(path_by_key and string.gsub(args[2], KEY_MARK, MARK) or args[2])
   by_key = string.find(args[3], KEY_MARK, 1, true) ~= nil
   body_parts = split(by_key and string.gsub(args[3], KEY_MARK, MARK) or args[3])
   n = tonumber(args[4])
@@ -47,7 +48,7 @@ function request()
   if body == "" then
     body = nil
   end
-  return wrk.format(method, fill(path_parts, id), headers, body)
+  return wrk.format(method, fill(path_parts, path_by_key and string.format("%032x", id) or id), headers, body)
 end
 
 function done(summary, latency, requests)

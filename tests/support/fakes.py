@@ -243,6 +243,10 @@ class FakeTokenRepository:
         owner, kind, _ = self.rows[token_hash]
         self.rows[token_hash] = (owner, kind, expires_at)
 
+    def expired(self, token_hash: str, kind: str, now: datetime) -> bool:
+        entry = self.rows.get(token_hash)
+        return entry is not None and entry[1] == kind and entry[2] <= now
+
     def revoke(self, token_hash: str) -> bool:
         return self.rows.pop(token_hash, None) is not None
 

@@ -15,6 +15,7 @@ REGISTRY: Final = (
     "jobgate.dialects.cisco",
     "jobgate.dialects.birst",
     "jobgate.dialects.transws",
+    "jobgate.dialects.arcgis",
 )  # fmt: skip
 
 

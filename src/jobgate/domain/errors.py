@@ -5,6 +5,7 @@ JobError
 ├── NotOwner             the actor may not act on this job
 ├── TransitionRefused    the state machine refuses the action; carries the current state
 ├── BadCredentials       unknown user, wrong password or token, or throttled
+│   └── TokenExpired     a token that was issued, and has run out
 ├── InvalidRequest       malformed or missing input (a caller's mistake)
 ├── TaskFailed           a synchronous job's task failed; carries the task's message
 ├── Conflict             a user name or an alias is already taken
@@ -46,6 +47,10 @@ class TransitionRefused(JobError):
 
 class BadCredentials(JobError):
     message = "Invalid user name, id or password."
+
+
+class TokenExpired(BadCredentials):
+    message = "The token has expired."
 
 
 class InvalidRequest(JobError):

@@ -107,6 +107,10 @@ class TokenRepository(Protocol):
 
     def extend(self, token_hash: str, expires_at: datetime) -> None: ...
 
+    def expired(self, token_hash: str, kind: str, now: datetime) -> bool:
+        """True when a token of this kind was issued and has run out (read only after a refused check)."""
+        ...
+
     def revoke(self, token_hash: str) -> bool:
         """Forget a token; True if it existed."""
         ...
@@ -164,3 +168,9 @@ class SubmitSignal(Protocol):
     next poll (runners in other processes still find it by polling)."""
 
     def submitted(self, job_id: int) -> None: ...
+
+
+class ChangeListener(Protocol):
+    """Hears, after each committed transition made through this process, which job changed state."""
+
+    def __call__(self, job_id: int) -> None: ...

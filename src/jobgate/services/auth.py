@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from jobgate.domain.errors import BadCredentials
+from jobgate.domain.errors import BadCredentials, TokenExpired
 from jobgate.domain.model import CredentialKind, Credentials, User
 from jobgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from jobgate.services.tokens import TokenService
@@ -207,8 +207,8 @@ class Authenticator:
     def _token_user(self, creds: Credentials) -> User:
         """A token is checked on every use (never cached: a cached one would outlive its end or its revocation)."""
         user = self._check(creds)
-        if user is None:
-            raise BadCredentials()
+        if user is None:  # an expired token says so (ArcGIS's admin API does); one more read, refusals only
+            raise TokenExpired() if self._tokens.expired(creds.secret, creds.scheme) else BadCredentials()
         return user
 
     def is_verified(self, creds: Credentials) -> bool:

@@ -2,6 +2,7 @@
 resume, delete, and run a quick job inside the call. Ownership is decided here, for every dialect."""
 
 import secrets
+from collections.abc import Collection
 from dataclasses import replace
 
 from jobgate.domain.errors import InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
@@ -17,7 +18,7 @@ from jobgate.domain.model import (
     ignores_cancel,
     may_write,
 )
-from jobgate.domain.ports import CancelSignal, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
+from jobgate.domain.ports import CancelSignal, ChangeListener, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
 from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
@@ -61,6 +62,21 @@ class JobService:
             self._signal = signal
         if submitted is not None:
             self._submitted = submitted
+
+    def watch(self, listener: ChangeListener) -> None:
+        """Hear every committed state change this process makes, after its commit (Transitions.watch)."""
+        self._transitions.watch(listener)
+
+    def knows_task(self, task: str) -> bool:
+        """True when this build runs `task` (a dialect that names tasks on the wire refuses the others)."""
+        return self._executor is not None and self._executor.knows(task)
+
+    def states_of(self, job_ids: Collection[int]) -> dict[int, JobState]:
+        """The current states of these jobs, in one read (hidden ones too): what a waiter re-reads."""
+        if not job_ids:
+            return {}
+        with self._uow(write=False) as uow:
+            return uow.jobs.states_of(job_ids)
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
@@ -138,6 +154,7 @@ class JobService:
                 return Outcome(job, job.state, job.state, changed=False)
             outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason, only_from=only_from)
             uow.commit()
+        self._transitions.announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)
         return outcome
@@ -159,6 +176,7 @@ class JobService:
             except TransitionRefused:  # another request ended the job first
                 return None
             uow.commit()
+        self._transitions.announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
             self._signal.canceling(job.id)
         return outcome
@@ -181,6 +199,7 @@ class JobService:
             for job, step in zip(candidates, moves, strict=True)
             if job.id in moved
         ]  # fmt: skip
+        self._transitions.announce(*outcomes)
         for outcome in outcomes:
             self._transitions.observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:
@@ -225,4 +244,5 @@ class JobService:
             job = writable(actor, load(uow, ref))
             outcome = self._transitions.apply(uow, job, action, actor, reason, change)
             uow.commit()
+        self._transitions.announce(outcome)
         return outcome

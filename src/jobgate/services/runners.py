@@ -22,6 +22,7 @@ class RunnerService:
             uow.commit()
         if job is not None:
             self._transitions.observe(Action.START, Channel.RUNNER)
+            self._transitions.announce(Outcome(job, JobState.SUBMITTED, job.state, changed=True))
         return job
 
     def heartbeat(self, runner_id: str, job_ids: Collection[int]) -> None:
@@ -57,6 +58,7 @@ class RunnerService:
             change = Change(error=error, ended=True, clear_runner=True)
             outcome = self._transitions.apply(uow, current, Action.FAIL, Actor.system(), error, change)
             uow.commit()
+        self._transitions.announce(outcome)
         return outcome
 
     def release(self, job: Job, reason: str) -> Outcome:
@@ -69,6 +71,7 @@ class RunnerService:
                 change = Change(clear_runner=True, release_attempt=True)
                 outcome = self._transitions.apply(uow, current, Action.REQUEUE, Actor.system(), reason, change)
             uow.commit()
+        self._transitions.announce(outcome)
         return outcome
 
     def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
@@ -82,6 +85,7 @@ class RunnerService:
                 change = replace(change, clear_runner=True)
                 outcome = self._transitions.apply(uow, current, action, system, reason, change)
             uow.commit()
+        self._transitions.announce(outcome)
         return outcome
 
     def sweep(self) -> list[Outcome]:

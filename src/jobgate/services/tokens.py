@@ -67,6 +67,11 @@ class TokenService:
                 uow.commit()
         return owner
 
+    def expired(self, token: str, kind: str) -> bool:
+        """True when `token` was a token of `kind` that has run out (asked only after a refused check)."""
+        with self._uow(write=False) as uow:
+            return uow.tokens.expired(digest(token), kind, self._clock.now())
+
     def revoke(self, token: str) -> bool:
         """End a token at once (Birst Logout); True if it was live or expired but still stored."""
         with self._uow() as uow:

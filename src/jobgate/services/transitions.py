@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from jobgate.domain.errors import JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Change, Channel, Job, Outcome, Transition, may_read, may_write
-from jobgate.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from jobgate.domain.ports import ChangeListener, Clock, UnitOfWork, UnitOfWorkFactory
 from jobgate.domain.states import RECORDED, Action, JobState, next_state
 
 JobRef = int | str  # an integer id, or a 32-hex key
@@ -21,6 +21,19 @@ class Transitions:
     ) -> None:
         self._uow, self._clock = uow, clock
         self.observe = observe or (lambda action, channel: None)
+        self._listeners: list[ChangeListener] = []
+
+    def watch(self, listener: ChangeListener) -> None:
+        """Call `listener(job_id)` after every committed state change this process makes (on the thread that
+        made it, so it must be quick). Other processes' changes are not heard."""
+        self._listeners.append(listener)
+
+    def announce(self, *outcomes: Outcome | None) -> None:
+        """Tell the listeners, after the commit, about each outcome that changed its job."""
+        for outcome in outcomes:
+            if outcome is not None and outcome.changed:
+                for listener in self._listeners:
+                    listener(outcome.job.id)
 
     def apply(
         self,
@@ -53,6 +66,7 @@ class Transitions:
         with self._uow() as uow:
             outcome = self.apply(uow, load(uow, job.id), action, actor, reason, change)
             uow.commit()
+        self.announce(outcome)
         return outcome
 
     def attempt(self, job: Job, action: Action, actor: Actor, change: Change, reason: str) -> list[Outcome]:
@@ -63,7 +77,9 @@ class Transitions:
         if moved is None:
             return []
         self.observe(action, actor.protocol)
-        return [Outcome(moved, job.state, moved.state, changed=True)]
+        outcome = Outcome(moved, job.state, moved.state, changed=True)
+        self.announce(outcome)
+        return [outcome]
 
 
 def move(job: Job, action: Action, actor: Actor, reason: str | None, change: Change) -> Transition:

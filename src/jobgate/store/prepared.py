@@ -88,6 +88,16 @@ class Lean:
         prepared, raw = self._execute(statement, values, column_keys, fetch=True)
         return None if raw is None else prepared.row(raw)
 
+    def all(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row of a fixed-shape query (a job's history: a handful of rows)."""
+        prepared = prepare(statement, self._dialect, None)
+        cursor = self._driver.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.parameters(values))
+            return [prepared.row(raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
     def run(
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None = None
     ) -> None:

@@ -117,8 +117,8 @@ def _job(row: Row[Any] | Mapping[str, Any]) -> Job:
     )
 
 
-def _event(row: Row[Any]) -> JobEvent:
-    m = row._mapping
+def _event(row: Row[Any] | Mapping[str, Any]) -> JobEvent:
+    m = row._mapping if isinstance(row, Row) else row
     return JobEvent(
         job_id=m["job_id"],
         seq=m["seq"],
@@ -247,7 +247,7 @@ class SqlJobRepository(_Repository):
         )
 
     def events(self, job_id: int) -> list[JobEvent]:
-        return [_event(row) for row in self._conn.execute(_EVENTS, {"b_id": job_id})]
+        return [_event(row) for row in self._lean.all(_EVENTS, {"b_id": job_id})]  # ArcGIS status messages
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
         row = self._conn.execute(_CLAIM, {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}).first()
@@ -404,6 +404,12 @@ class SqlTokenRepository(_Repository):
 
     def extend(self, token_hash: str, expires_at: datetime) -> None:
         self._conn.execute(update(tokens).where(tokens.c.token_hash == token_hash).values(expires_at=expires_at))
+
+    def expired(self, token_hash: str, kind: str, now: datetime) -> bool:
+        query = select(tokens.c.owner).where(
+            tokens.c.token_hash == token_hash, tokens.c.kind == kind, tokens.c.expires_at <= now
+        )
+        return self._conn.execute(query).first() is not None
 
     def revoke(self, token_hash: str) -> bool:
         return bool(self._conn.execute(tokens.delete().where(tokens.c.token_hash == token_hash)).rowcount == 1)
