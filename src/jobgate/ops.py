@@ -27,6 +27,7 @@ from jobgate.domain.states import Action
 from jobgate.services import JobService
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                # nosniff: no answer (an echoed path in an error text, say) is ever sniffed into HTML
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode()), _NOSNIFF]
             await send(message)
 
         try:

@@ -236,7 +236,15 @@ _KEYS: Final[Mapping[str, Callable[..., Any]]] = {
 }  # fmt: skip
 
 
+MAX_CONDITIONS_CHARS: Final = 4096  # GetJobs conditions: a person's filter is a line, never a megabyte
+MAX_ALTERNATIVES: Final = 256  # alternatives over all keys: each one costs a comparison per job listed
+
+
 def parse_conditions(text: str | None) -> list[Condition]:
+    if text is not None and len(text) > MAX_CONDITIONS_CHARS:
+        raise InvalidRequest(f"The conditions are longer than {MAX_CONDITIONS_CHARS} characters.")
+    if text is not None and text.count("|") + text.count(";") + 1 > MAX_ALTERNATIVES:
+        raise InvalidRequest(f"The conditions hold more than {MAX_ALTERNATIVES} alternatives.")
     conditions = []
     for group in (text or "").split(";"):
         if not group.strip():

@@ -154,8 +154,8 @@ class SoapGateway:
         op_segment = scope["path"][len(self.service.path) :].strip("/")
         method = scope["method"]
         try:
-            if method in ("GET", "HEAD"):
-                return await self._get(scope, op_segment)
+            if method == "GET" or (method == "HEAD" and not op_segment):
+                return await self._get(scope, op_segment)  # HEAD reads pages and the WSDL, never runs an operation
             if method == "POST":
                 body = await read_body(scope, receive, self.options.max_body_bytes)
                 return await (self._http_call(scope, op_segment, body) if op_segment else self._soap(scope, body))
@@ -163,7 +163,8 @@ class SoapGateway:
             return _Reply(413, b"Request body too large.", {"content-type": "text/plain; charset=utf-8"})
         except ClientGone:
             return None  # nobody is listening for an answer
-        return _Reply(405, b"Method not allowed.", {"content-type": "text/plain; charset=utf-8", "allow": "GET, POST"})
+        allow = "GET, POST" if self.service.http_bindings or not op_segment else "POST"
+        return _Reply(405, b"Method not allowed.", {"content-type": "text/plain; charset=utf-8", "allow": allow})
 
     # -- GET: documentation, WSDL and the HTTP GET binding ----------------------------------------------
     async def _get(self, scope: Scope, op_segment: str) -> _Reply:
