@@ -10,13 +10,14 @@
 """
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
 from lxml import etree
+
+from jobgate.dialects.common.xml import xml_text
 
 Scalar: TypeAlias = str | int
 
@@ -43,12 +44,10 @@ class Many:
 Value: TypeAlias = Scalar | Node | Many
 
 XML_DECLARATION: Final = True
-# characters XML 1.0 cannot carry (a path or query value may hold them): written as U+FFFD
-_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_text(value: Scalar) -> str:
-    return _NOT_XML.sub("\ufffd", str(value))
+    return xml_text(str(value))  # a path or query value may hold characters XML cannot carry
 
 
 def node(attrs: Mapping[str, Scalar | None] | None = None, /, **fields: "Value | None") -> Node:

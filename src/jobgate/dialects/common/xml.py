@@ -6,6 +6,7 @@ SOAP 1.2 §5), processing instructions other than the XML declaration, nesting d
 encoding. Entities are never resolved, no DTD is loaded, nothing is fetched from the network or read from a file.
 """
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Final
@@ -17,6 +18,18 @@ MAX_ELEMENTS: Final = 5_000
 DTD_PROHIBITED: Final = "DTD is prohibited in this XML document."
 # libxml2 errors that only a document with a DOCTYPE can raise: entity bombs, entity loops, a bad DTD
 _DTD_ERRORS: Final = ("doctype", "amplification", "entity reference loop", "subset")
+
+
+# characters XML 1.0 cannot carry (controls other than tab, newline and return; lone surrogates; U+FFFE/FFFF)
+_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT: Final = "\ufffd"
+
+
+def xml_text(text: str) -> str:
+    """Text as XML 1.0 can carry it: every character it cannot becomes U+FFFD. The one rule for every answer
+    (Spyne's, the fast lane's, HTTP GET/POST, the pages, faults, Cisco's documents), so a job whose query or
+    name holds a control character can always be listed."""
+    return text if _NOT_XML.search(text) is None else _NOT_XML.sub(REPLACEMENT, text)
 
 
 class XmlRefused(Exception):

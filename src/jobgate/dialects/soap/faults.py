@@ -8,6 +8,8 @@ from typing import Final
 
 from lxml import etree
 
+from jobgate.dialects.common.xml import xml_text
+
 SOAP11_ENV: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV: Final = "http://www.w3.org/2003/05/soap-envelope"
 XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
@@ -76,6 +78,7 @@ def soap_fault(version: SoapVersion, code: str, text: str) -> bytes:
     """A fault envelope in jobgate's one shape (`soap:` prefix, empty detail); `code` is Client, Server or
     VersionMismatch, with an optional dotted subcode (`Client.ValidationError`: a SOAP 1.2 Subcode)."""
     code, _, subcode = code.partition(".")
+    text = xml_text(text)  # a refusal may quote what the client sent
     ns = version.envelope_ns
     envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "xsi": XSI, "xsd": XSD})
     fault = etree.SubElement(etree.SubElement(envelope, f"{{{ns}}}Body"), f"{{{ns}}}Fault")

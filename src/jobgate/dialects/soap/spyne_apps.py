@@ -20,6 +20,7 @@ from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
 from jobgate.dialects.common.errors import ErrorTable
+from jobgate.dialects.common.xml import xml_text
 from jobgate.dialects.soap.faults import ASMX_WORDING, XSD, XSI, FaultWording, SoapError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ class _PreParsed:
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         ctx.in_document = (ctx.transport.req[TREE_KEY], {})
+
+
+class _XmlText:
+    """Mixin for Spyne's output protocols: every value written as text passes xml_text (common/xml.py)."""
+
+    def to_unicode(self, cls: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        text = super().to_unicode(cls, value, *args, **kwargs)  # type: ignore[misc]
+        return xml_text(text) if isinstance(text, str) else text
+
+
+class OutSoap11(_XmlText, Soap11):  # type: ignore[misc]
+    pass
+
+
+class OutSoap12(_XmlText, Soap12):  # type: ignore[misc]
+    pass
+
+
+class OutHttpRpc(_XmlText, HttpRpc):  # type: ignore[misc]
+    pass
 
 
 class PreParsedSoap11(_PreParsed, Soap11):  # type: ignore[misc]
@@ -88,7 +109,7 @@ def map_error(
         log.error("unhandled error in %s (request id %s)", operation, request_id, exc_info=exc)
         message = f"An internal error occurred; quote request id {request_id}."
         return MappedFault("Server", wording.server + message, message, "InternalError")
-    message = wire.text(exc)
+    message = xml_text(wire.text(exc))  # an error may quote what the client sent
     prefix = wording.server if wire.code.startswith("Server") else ""
     return MappedFault(wire.code, prefix + message, message, type(exc).__name__, wire.status, wire.headers)
 
@@ -128,12 +149,12 @@ def build_apps(
         app.event_manager.add_listener("method_call", _inject_call)
         return WsgiApplication(app)
 
-    http = make(HttpRpc(validator="soft"), HttpRpc())
+    http = make(HttpRpc(validator="soft"), OutHttpRpc())
     http.app.event_manager.add_listener("method_return_object", _asmx_http_result)
     http.app.event_manager.add_listener("method_exception_object", _asmx_http_error)
     # the gateway checks every declared value before Spyne sees it (asmx.check_soap_values), so no None or
     # overflow reaches the service layer; Spyne's own cast errors still get the service's wording
-    soap11, soap12 = make(PreParsedSoap11(), Soap11()), make(PreParsedSoap12(), Soap12())
+    soap11, soap12 = make(PreParsedSoap11(), OutSoap11()), make(PreParsedSoap12(), OutSoap12())
     for app in (soap11, soap12):
         app.app.event_manager.add_listener("method_exception_object", _fault_status)
         if wording.read:
