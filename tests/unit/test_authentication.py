@@ -12,6 +12,7 @@ from support.fakes import FakeClock, FakeHasher, FakeUnitOfWork
 from support.wait import wait_until
 
 ALIAS, TOKEN = CredentialKind.ALIAS, CredentialKind.TOKEN
+POLICY = AuthPolicy(cache_ttl_s=60.0, free_failures=3, backoff_base_s=1.0, backoff_max_s=8.0)  # = the tier's
 PASSWORD = "correct horse"
 WRONG = "battery staple"
 
@@ -238,3 +239,89 @@ class TestTokenChecks:
             with pytest.raises(BadCredentials):
                 identity.authenticate(Credentials("", f"{attempt:032x}", TOKEN, "birst", "10.0.0.1"), Channel.BIRST)
         assert identity.authenticate(Credentials("", token, TOKEN, "birst", "10.0.0.1"), Channel.BIRST).name == "carol"
+
+
+class TestThrottleHolds:
+    """Issue 19, finding 6: the throttle held in one thread but not under concurrent guesses, and a guessing
+    address locked real users out."""
+
+    @pytest.fixture
+    def gated(self, uow: FakeUnitOfWork, clock: FakeClock, tokens: TokenService) -> tuple[Identity, "_GatedHasher"]:
+        hasher = _GatedHasher()
+        auth = Authenticator(uow, hasher, clock, tokens, POLICY, secret=b"unit-test-secret")
+        identity = Identity(uow, clock, hasher, auth, tokens)
+        hasher.gate.set()
+        identity.add_user("carol", PASSWORD, ["nbi-read"])
+        hasher.gate.clear()
+        return identity, hasher
+
+    def guess_together(self, identity: Identity, hasher: "_GatedHasher", guesses: int) -> int:
+        """`guesses` different wrong passwords at once; the number of password checks they got."""
+        before = hasher.verify_calls
+        while hasher.entered.acquire(blocking=False):  # checks that ran before these guesses are not theirs
+            pass
+        done: list[str] = []
+
+        def guess(n: int) -> None:
+            try:
+                identity.authenticate(Credentials("carol", f"guess-{n}", client="10.0.0.1"), Channel.TRANSWS)
+                done.append("in")
+            except BadCredentials:
+                done.append("refused")
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+        for thread in threads:
+            thread.start()
+        admitted = 0
+        while hasher.entered.acquire(timeout=1):  # every check that was let through is now parked in verify
+            admitted += 1
+        wait_until(lambda: len(done) == guesses - admitted, 5, message="refused guesses never returned")
+        hasher.gate.set()
+        for thread in threads:
+            thread.join(5)
+        assert done.count("refused") == guesses
+        return hasher.verify_calls - before
+
+    def test_before_back_off_guesses_at_once_get_no_more_checks_than_the_free_allowance(
+        self, gated: tuple[Identity, "_GatedHasher"]
+    ) -> None:
+        identity, hasher = gated
+        assert self.guess_together(identity, hasher, 12) == POLICY.free_failures
+
+    def test_in_back_off_guesses_at_once_get_one_check_per_window(
+        self, gated: tuple[Identity, "_GatedHasher"], clock: FakeClock
+    ) -> None:
+        identity, hasher = gated
+        hasher.gate.set()
+        for n in range(POLICY.free_failures):
+            with pytest.raises(BadCredentials):
+                identity.authenticate(Credentials("carol", f"early-{n}", client="10.0.0.1"), Channel.TRANSWS)
+        hasher.gate.clear()
+        clock.advance(POLICY.backoff_base_s)  # the first back-off window is open
+
+        assert self.guess_together(identity, hasher, 8) == 1
+
+    def test_a_guessing_address_does_not_lock_out_a_user_in_good_standing_behind_it(
+        self, identity: Identity, hasher: FakeHasher, carol: User
+    ) -> None:
+        for n in range(POLICY.free_failures + 4):  # unknown accounts, one address: it is now held off
+            with pytest.raises(BadCredentials):
+                identity.authenticate(Credentials(f"nobody-{n}", WRONG, client="10.0.0.7"), Channel.TRANSWS)
+
+        assert identity.authenticate(Credentials("carol", PASSWORD, client="10.0.0.7"), Channel.TRANSWS).name == "carol"
+
+    def test_the_guessing_address_itself_is_still_slowed(
+        self, identity: Identity, hasher: FakeHasher, carol: User
+    ) -> None:
+        for n in range(POLICY.free_failures + 4):
+            with pytest.raises(BadCredentials):
+                identity.authenticate(Credentials(f"nobody-{n}", WRONG, client="10.0.0.7"), Channel.TRANSWS)
+        before = hasher.verify_calls
+
+        with pytest.raises(BadCredentials):  # one more unknown account: refused without a check
+            identity.authenticate(Credentials("nobody-else", WRONG, client="10.0.0.7"), Channel.TRANSWS)
+        with pytest.raises(BadCredentials):  # carol's wrong password from there: a check, then she has a failure
+            identity.authenticate(Credentials("carol", WRONG, client="10.0.0.7"), Channel.TRANSWS)
+        with pytest.raises(BadCredentials):  # ...after which that address gets no more checks on her account
+            identity.authenticate(Credentials("carol", "another guess", client="10.0.0.7"), Channel.TRANSWS)
+        assert hasher.verify_calls == before + 1

@@ -79,49 +79,99 @@ class CredentialCache:
 class Throttle:
     """Bounded exponential back-off after repeated failures, per account and per client address.
 
-    After `free_failures` failures, further attempts are refused without a password check until the
-    back-off passes; it doubles per failure up to `backoff_max_s` and is forgotten on success or once
-    a full maximum window passes quietly, so nobody is ever locked out for longer than the maximum.
+    An account has `free_failures` checks before back-off starts; then one check per back-off window, which
+    doubles per failure up to `backoff_max_s`. Admission and counting are one step under one lock: checks
+    in flight count against the allowance, so however many guesses arrive at once, no more checks run than
+    the allowance (and during back-off, one per window). Everything is forgotten on success, or once a full
+    maximum window passes quietly, so nobody is locked out for longer than the maximum.
+
+    An address in back-off slows its guesser, not its users: it refuses accounts that are unknown or have
+    failures of their own, never a correct password for an account in good standing (people share an
+    address behind a NAT).
     """
 
     def __init__(self, clock: Clock, policy: AuthPolicy, size: int = 100_000) -> None:
         self._clock, self._policy, self._size = clock, policy, size
-        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key → (count, last failure)
+        # key → [failures, time of the last failure or admission in back-off, checks in flight]
+        self._entries: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _delay(self, count: int) -> float:
-        over = count - self._policy.free_failures
+    def _delay(self, count: float) -> float:
+        over = int(count) - self._policy.free_failures
         if over < 0:
             return 0.0
         return float(min(self._policy.backoff_base_s * (2**over), self._policy.backoff_max_s))
 
-    def held_off(self, *keys: str) -> bool:
-        now = self._clock.monotonic()
-        with self._lock:
-            for key in keys:
-                entry = self._failures.get(key)
-                if entry is None:
-                    continue
-                count, last = entry
-                if now - last >= self._policy.backoff_max_s * 2:
-                    del self._failures[key]
-                elif now - last < self._delay(count):
-                    return True
-        return False
+    def _entry(self, key: str, now: float) -> list[float] | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[2] == 0 and now - entry[1] >= self._policy.backoff_max_s * 2:
+            del self._entries[key]  # a quiet maximum window: forgotten
+            return None
+        return entry
 
-    def failed(self, *keys: str) -> None:
+    def _held(self, entry: list[float] | None, now: float) -> bool:
+        if entry is None:
+            return False
+        count, last, pending = entry
+        if count + pending < self._policy.free_failures:
+            return False  # still within the free allowance, checks in flight included
+        return pending > 0 or now - last < self._delay(count)
+
+    def held_off(self, *keys: str) -> bool:
+        """Whether any of these keys would refuse a check now (nothing is reserved)."""
         now = self._clock.monotonic()
         with self._lock:
-            for key in keys:
-                count, _ = self._failures.get(key, (0, now))
-                self._failures[key] = (count + 1, now)
-                self._failures.move_to_end(key)
-            while len(self._failures) > self._size:
-                self._failures.popitem(last=False)
+            return any(self._held(self._entry(key, now), now) for key in keys)
+
+    def clean(self, key: str) -> bool:
+        """No failure recorded for this key."""
+        with self._lock:
+            entry = self._entry(key, self._clock.monotonic())
+            return entry is None or entry[0] == 0
+
+    def admit(self, key: str) -> bool:
+        """Reserve one check for `key`, or refuse it; every admitted check ends with failed() or succeeded()."""
+        now = self._clock.monotonic()
+        with self._lock:
+            entry = self._entry(key, now)
+            if self._held(entry, now):
+                return False
+            if entry is None:
+                entry = self._entries[key] = [0, now, 0]
+            if entry[0] + entry[2] >= self._policy.free_failures:
+                entry[1] = now  # in back-off: this check uses the window; the next waits for a fresh one
+            entry[2] += 1
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+            return True
+
+    def failed(self, key: str, *others: str, admitted: bool = True) -> None:
+        """Count a failure for `key` (whose check was admitted) and for `others` (addresses)."""
+        now = self._clock.monotonic()
+        with self._lock:
+            for name, reserved in ((key, admitted), *((other, False) for other in others)):
+                entry = self._entries.get(name)
+                if entry is None:
+                    entry = self._entries[name] = [0, now, 0]
+                entry[0] += 1
+                entry[1] = now
+                if reserved and entry[2] > 0:
+                    entry[2] -= 1
+                self._entries.move_to_end(name)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def release(self, key: str) -> None:
+        """Give back an admitted check that ended neither way (the store failed)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[2] > 0:
+                entry[2] -= 1
 
     def succeeded(self, key: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
+            self._entries.pop(key, None)
 
 
 class _Flight:
@@ -190,15 +240,20 @@ class Authenticator:
     def _verify(self, creds: Credentials, key: bytes) -> User:
         if creds.kind is CredentialKind.TOKEN:  # 128 random bits cannot be guessed; throttling their failures
             return self._token_user(creds)  # would only let anyone hold off every holder of that kind at once
+        account = f"{creds.kind}:{creds.scheme}:{creds.login}"
         # no address (an in-process caller) is no reason to throttle every other such caller together
-        login = f"{creds.kind}:{creds.scheme}:{creds.login}"
-        keys = (login, *((f"addr:{creds.client}",) if creds.client else ()))
-        account = keys[0]
-        if self.throttle.held_off(*keys):
+        addresses = (f"addr:{creds.client}",) if creds.client else ()
+        if self.throttle.held_off(*addresses) and not (self.throttle.clean(account) and self._lookup(creds)):
+            raise BadCredentials()  # a guessing address: only accounts in good standing still get a check
+        if not self.throttle.admit(account):
             raise BadCredentials()
-        user = self._check(creds)
+        try:
+            user = self._check(creds)
+        except BaseException:
+            self.throttle.release(account)  # the store failed, not the guess: nothing is counted
+            raise
         if user is None:
-            self.throttle.failed(*keys)
+            self.throttle.failed(account, *addresses)
             raise BadCredentials()
         self.throttle.succeeded(account)
         self.cache.put(key, user)
