@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     token_lifetimes_s: dict[str, float] = Field(default_factory=dict)  # kind → lifetime, over the dialect's
     log_level: str = "info"
     access_log: bool = True
+    # the HTTP layer (httpguard.py): header caps, the time a request has to arrive, connections at once
+    http_max_header_bytes: int = Field(64 * 1024, ge=4096, le=1024 * 1024)
+    http_max_headers: int = Field(100, ge=16, le=1000)
+    http_read_timeout_s: float = Field(30.0, gt=0)
+    max_connections: int = Field(2048, ge=16)
     access_log_queue: int = Field(10_000, ge=1)  # access lines waiting for the writer; beyond it, dropped
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)

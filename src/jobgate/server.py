@@ -12,15 +12,18 @@ from jobgate.config import Settings
 from jobgate.dialects import registry
 from jobgate.dialects.common import Dialect
 from jobgate.dialects.soap.spyne_apps import without_forced_collections
+from jobgate.httpguard import HttpLimits, guarded_protocol
 
 
 def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
     from jobgate.app import create_app
 
     app = create_app(settings, migrate=migrate)
+    limits = HttpLimits(settings.http_max_header_bytes, settings.http_max_headers, settings.http_read_timeout_s)
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-        timeout_graceful_shutdown=5, lifespan="on",
+        timeout_graceful_shutdown=5, lifespan="on", http=guarded_protocol(limits),
+        limit_concurrency=settings.max_connections,
     )  # fmt: skip
 
 
