@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from jobgate.domain.errors import Conflict
 from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 
@@ -190,6 +191,8 @@ class FakeUserRepository:
         self.rows: dict[str, User] = {}
 
     def add(self, user: User, now: datetime) -> None:
+        if user.name in self.rows or self.by_wsid(user.wsid) is not None:
+            raise Conflict(f"User {user.name} or wsid {user.wsid} already exists.")
         self.rows[user.name] = user
 
     def by_name(self, name: str) -> User | None:

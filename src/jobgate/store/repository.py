@@ -6,8 +6,10 @@ from functools import cache
 from typing import Any, Final
 
 from sqlalchemy import Connection, Row, Update, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from jobgate.domain.errors import Conflict
 from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 from jobgate.store.prepared import Link
@@ -326,16 +328,18 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
 
 class SqlUserRepository(_Repository):
     def add(self, user: User, now: datetime) -> None:
-        self._conn.execute(
-            insert(users).values(
-                name=user.name,
-                wsid=user.wsid,
-                password_hash=user.password_hash,
-                groups=sorted(user.groups),
-                created_at=now,
-                password_changed_at=now,
-            )
-        )
+        values = {
+            "name": user.name,
+            "wsid": user.wsid,
+            "password_hash": user.password_hash,
+            "groups": sorted(user.groups),
+            "created_at": now,
+            "password_changed_at": now,
+        }
+        try:
+            self._conn.execute(insert(users).values(values))
+        except IntegrityError as exc:  # a concurrent add_user took the name or wsid since it was checked
+            raise Conflict(f"User {user.name} or wsid {user.wsid} already exists.") from exc
 
     def by_name(self, name: str) -> User | None:
         row = self._conn.execute(_USER_BY_NAME, {"b_name": name}).first()
