@@ -298,24 +298,27 @@ class JobService:
 
     def release(self, job: Job, reason: str) -> Outcome:
         """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""
-        with self._uow() as uow:
-            current = self._load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), reason, _ENDED)
-            else:
-                change = Change(clear_runner=True, release_attempt=True)
-                outcome = self._apply(uow, current, Action.REQUEUE, Actor.system(), reason, change)
-            uow.commit()
-        return outcome
+        return self._end(job, Action.REQUEUE, Change(clear_runner=True, release_attempt=True), reason, reason)
 
-    def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
+    def _end(
+        self, job: Job, action: Action, change: Change, reason: str | None, stopped: str | None = "task stopped"
+    ) -> Outcome:
+        """A runner's last word on its job. A cancel that arrived first completes instead (Canceling →
+        Cancelled), also one that lands between the read and the compare-and-set: the loser decides again."""
         with self._uow() as uow:
             current = self._load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
-                outcome = self._apply(uow, current, Action.CANCEL_DONE, Actor.system(), "task stopped", _ENDED)
+            prior = current.state
+            for _ in range(_MAX_RETRIES):
+                if next_state(current.state, Action.CANCEL_DONE) is None:
+                    step = (action, reason, replace(change, clear_runner=True))
+                else:  # the task stopping (for whatever reason) completes the cancel
+                    step = (Action.CANCEL_DONE, stopped, _ENDED)
+                outcome = self._attempt(uow, current, prior, step[0], Actor.system(), step[1], step[2])
+                if outcome is not None:
+                    break
+                current = self._load(uow, job.id)
             else:
-                outcome = self._apply(uow, current, action, Actor.system(), reason, replace(change, clear_runner=True))
+                raise TransitionRefused(job.id, current.state, action)
             uow.commit()
         return outcome
 
@@ -378,17 +381,27 @@ class JobService:
     ) -> Outcome:
         prior = job.state
         for _ in range(_MAX_RETRIES):
-            target = next_state(job.state, action)
-            if target is None:
-                raise TransitionRefused(job.id, job.state, action)
-            if target is job.state and not change.deleted:
-                return Outcome(job, prior, job.state, changed=False)
-            moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
-            if moved is not None:
-                self._observe(action, actor.protocol)
-                return Outcome(moved, prior, moved.state, changed=True)
+            outcome = self._attempt(uow, job, prior, action, actor, reason, change)
+            if outcome is not None:
+                return outcome
             job = self._load(uow, job.id)  # another request moved it first: decide again on what it did
         raise TransitionRefused(job.id, job.state, action)
+
+    def _attempt(
+        self, uow: UnitOfWork, job: Job, prior: JobState, action: Action, actor: Actor, reason: str | None,
+        change: Change,
+    ) -> Outcome | None:  # fmt: skip
+        """One compare-and-set from the state read; None when another request moved the job first."""
+        target = next_state(job.state, action)
+        if target is None:
+            raise TransitionRefused(job.id, job.state, action)
+        if target is job.state and not change.deleted:
+            return Outcome(job, prior, job.state, changed=False)
+        moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
+        if moved is None:
+            return None
+        self._observe(action, actor.protocol)
+        return Outcome(moved, prior, moved.state, changed=True)
 
     @staticmethod
     def _move(job: Job, action: Action, actor: Actor, reason: str | None, change: Change) -> Transition:
