@@ -149,3 +149,31 @@ class TestStuck:
         for state in (S.EXECUTING, S.SUBMITTED, S.CANCELLED, S.FAILED):
             job_in(store, state, at(0))
         assert store.read(lambda tx: tx.jobs.stuck(S.CANCELING, at(100))) == []
+
+
+class TestHeartbeatGuard:
+    """Transition.stale_before: the watchdog moves a job only while its heartbeat is still that old."""
+
+    def test_a_job_whose_heartbeat_is_still_older_moves(self, store: Store) -> None:
+        job = job_in(store, S.EXECUTING)
+        guarded = replace(transition(job, A.REQUEUE, Change(clear_runner=True)), stale_before=at(5))
+        assert moved(store, guarded, at(6)) is not None
+
+    def test_a_job_that_beat_at_or_after_the_cutoff_does_not_move(self, store: Store) -> None:
+        job = job_in(store, S.EXECUTING)
+        beat(store, [job.id], "runner-1", at(5))
+        guarded = replace(transition(job, A.REQUEUE, Change(clear_runner=True)), stale_before=at(5))
+        assert moved(store, guarded, at(6)) is None
+        assert store.run(lambda tx: tx.jobs.transition_all([guarded], at(6))) == set()
+        assert get(store, job.id).state is S.EXECUTING
+
+    def test_a_job_without_a_heartbeat_does_not_move(self, store: Store) -> None:
+        job = add(store)
+        guarded = replace(transition(job, A.CANCEL), stale_before=at(5))
+        assert moved(store, guarded, at(6)) is None
+
+    def test_the_guard_applies_to_each_job_of_a_bulk_move(self, store: Store) -> None:
+        stale, fresh = job_in(store, S.EXECUTING), job_in(store, S.EXECUTING)
+        beat(store, [fresh.id], "runner-1", at(5))
+        guarded = [replace(transition(j, A.FAIL, Change(error="dead")), stale_before=at(5)) for j in (stale, fresh)]
+        assert store.run(lambda tx: tx.jobs.transition_all(guarded, at(6))) == {stale.id}

@@ -101,6 +101,8 @@ class FakeJobRepository:
         job = self._live(move.job_id)
         if job is None or job.state is not move.expected:
             return None
+        if move.stale_before is not None and (job.heartbeat_at is None or job.heartbeat_at >= move.stale_before):
+            return None
         change = move.change
         values: dict[str, Any] = {
             name: getattr(change, name)

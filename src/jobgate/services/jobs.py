@@ -3,7 +3,7 @@
 import secrets
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobgate.domain.errors import (
     BadCredentials,
@@ -344,25 +344,31 @@ class JobService:
             stale = uow.jobs.stale(ACTIVE, stale_before)
             stuck = uow.jobs.stuck(JobState.CANCELING, stuck_before)
         for job in stale:
-            outcomes += self._resolve_orphan(job, system)
+            outcomes += self._resolve_orphan(job, system, stale_before)
         for job in stuck:
             reason = f"cancel did not complete within {self.runtime.cancel_grace_s:g} s"
             outcomes += self._try(job, Action.FAIL, system, Change(error=reason, ended=True, clear_runner=True), reason)
         return outcomes
 
-    def _resolve_orphan(self, job: Job, system: Actor) -> list[Outcome]:
+    def _resolve_orphan(self, job: Job, system: Actor, stale_before: datetime) -> list[Outcome]:
+        """Only while the heartbeat is still stale: a beat or a new claim since the read keeps the job."""
         reason = f"runner {job.runner_id} stopped responding"
         if next_state(job.state, Action.CANCEL_DONE):
-            return self._try(job, Action.CANCEL_DONE, system, _ENDED, reason)
+            return self._try(job, Action.CANCEL_DONE, system, _ENDED, reason, stale_before)
         if job.attempts < 2:
-            return self._try(job, Action.REQUEUE, system, Change(clear_runner=True), reason + "; retrying once")
+            change = Change(clear_runner=True)
+            return self._try(job, Action.REQUEUE, system, change, reason + "; retrying once", stale_before)
         error = reason + "; already retried once"
-        return self._try(job, Action.FAIL, system, Change(error=error, ended=True, clear_runner=True), error)
+        change = Change(error=error, ended=True, clear_runner=True)
+        return self._try(job, Action.FAIL, system, change, error, stale_before)
 
-    def _try(self, job: Job, action: Action, actor: Actor, change: Change, reason: str) -> list[Outcome]:
+    def _try(
+        self, job: Job, action: Action, actor: Actor, change: Change, reason: str, stale_before: datetime | None = None
+    ) -> list[Outcome]:
         """One compare-and-set from exactly the state read; a lost race means someone else resolved it."""
+        move = replace(self._move(job, action, actor, reason, change), stale_before=stale_before)
         with self._uow() as uow:
-            moved = uow.jobs.transition(self._move(job, action, actor, reason, change), self._clock.now())
+            moved = uow.jobs.transition(move, self._clock.now())
             uow.commit()
         if moved is None:
             return []
