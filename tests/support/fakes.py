@@ -14,6 +14,13 @@ from jobgate.domain.states import JobState
 EPOCH = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
+def _instant(*times: datetime | None) -> None:
+    """Refuse what the SQL store refuses: a missing or naive time (its columns are NOT NULL, aware UTC)."""
+    for at in times:
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise ValueError(f"an aware datetime is needed, not {at!r}")
+
+
 class FakeClock:
     """A clock that moves only when told to: `now()` (aware UTC, ms) and `monotonic()` advance together."""
 
@@ -78,6 +85,7 @@ class FakeJobRepository:
 
     # -- the JobRepository port -----------------------------------------------------------------------
     def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Channel) -> Job:
+        _instant(now)
         job = Job(
             id=max(self.rows, default=0) + 1, key=key, owner=owner, project=spec.project, task=spec.task,
             params=dict(spec.params), state=JobState.SUBMITTED, submitted_at=now, name=spec.name,
@@ -98,6 +106,7 @@ class FakeJobRepository:
         return found if where.limit is None else found[: where.limit]
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
+        _instant(now)
         job = self._live(move.job_id)
         if job is None or job.state is not move.expected:
             return None
@@ -133,6 +142,7 @@ class FakeJobRepository:
         return sorted((e for e in self.history if e.job_id == job_id), key=lambda e: e.seq)
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
+        _instant(now)
         for job in self.list_jobs(JobFilter(states=frozenset({JobState.SUBMITTED}))):
             if job.synchronous or job.task not in tasks:
                 continue
@@ -150,6 +160,7 @@ class FakeJobRepository:
         return None
 
     def heartbeat(self, job_ids: Collection[int], runner_id: str, now: datetime) -> None:
+        _instant(now)
         for job_id in job_ids:
             job = self.rows.get(job_id)
             if job is not None and job.runner_id == runner_id:
@@ -159,6 +170,7 @@ class FakeJobRepository:
         return {job_id: self.rows[job_id].state for job_id in job_ids if job_id in self.rows}
 
     def stale(self, states: Collection[JobState], heartbeat_before: datetime) -> list[Job]:
+        _instant(heartbeat_before)
         return [
             job
             for _, job in sorted(self.rows.items())
@@ -169,6 +181,7 @@ class FakeJobRepository:
         ]
 
     def stuck(self, state: JobState, changed_before: datetime) -> list[Job]:
+        _instant(changed_before)
         return [
             job
             for _, job in sorted(self.rows.items())
@@ -193,6 +206,7 @@ class FakeUserRepository:
         self.rows: dict[str, User] = {}
 
     def add(self, user: User, now: datetime) -> None:
+        _instant(now)
         if user.name in self.rows or self.by_wsid(user.wsid) is not None:
             raise Conflict(f"User {user.name} or wsid {user.wsid} already exists.")
         self.rows[user.name] = user
@@ -204,6 +218,7 @@ class FakeUserRepository:
         return next((u for u in self.rows.values() if u.wsid == wsid), None)
 
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
+        _instant(now)
         if name not in self.rows:
             return False
         self.rows[name] = replace(self.rows[name], password_hash=password_hash)
@@ -221,9 +236,11 @@ class FakeTokenRepository:
         self.rows: dict[str, tuple[str, str, datetime]] = {}  # digest → (owner, kind, expires_at)
 
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
+        _instant(now, expires_at)
         self.rows[token_hash] = (owner, kind, expires_at)
 
     def owner_of(self, token_hash: str, now: datetime) -> str | None:
+        _instant(now)
         entry = self.rows.get(token_hash)
         return entry[0] if entry is not None and entry[2] > now else None
 
@@ -239,9 +256,12 @@ class FakeUnitOfWork:
         self.users = FakeUserRepository()
         self.tokens = FakeTokenRepository()
         self.commits = 0
+        self.opened = {"read": 0, "write": 0}  # units of work entered, by kind (a read takes no write lock)
+        self._write = True
         self._saved: dict[str, Any] | None = None
 
     def __call__(self, *, write: bool = True) -> "FakeUnitOfWork":
+        self._write = write
         return self
 
     def _snapshot(self) -> dict[str, Any]:
@@ -256,6 +276,8 @@ class FakeUnitOfWork:
     def __enter__(self) -> "FakeUnitOfWork":
         # a nested unit of work would be a second connection: on SQLite it would wait on the first
         assert self._saved is None, "a unit of work was opened inside another one"
+        self.opened["write" if self._write else "read"] += 1
+        self._write = True
         self._saved = self._snapshot()
         return self
 

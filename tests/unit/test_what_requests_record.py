@@ -1,0 +1,306 @@
+"""What each request returns and leaves behind, to the letter: reasons in the history, the columns a
+runner's last word writes, the outcomes of a bulk cancel, what the observer and the cancel signal are
+told, which units of work only read, and the quick (synchronous) jobs."""
+
+from datetime import datetime
+
+import pytest
+
+from jobgate.domain.errors import InvalidRequest, TaskFailed, TransitionRefused
+from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, Outcome, TaskResult, Transition, User
+from jobgate.domain.states import Action, JobState
+from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
+from support.fakes import FakeCancelSignal, FakeClock, FakeHasher, FakeJobRepository, FakeUnitOfWork
+
+S = JobState
+SLEEP = JobSpec("sleep", {"seconds": 5}, project="proj")
+Seen = list[tuple[Action, Channel]]
+
+
+class FakeExecutor:
+    """Runs quick jobs in the caller: answers `result`, or raises `failure`."""
+
+    def __init__(self) -> None:
+        self.result = TaskResult(rows=2, summary="two rows", output_loc="q.csv")
+        self.failure: TaskFailed | None = None
+        self.ran: list[tuple[int, float]] = []
+
+    def knows(self, task: str) -> bool:
+        return task == "sql"
+
+    def run_now(self, job: Job, timeout_s: float) -> TaskResult:
+        self.ran.append((job.id, timeout_s))
+        if self.failure is not None:
+            raise self.failure
+        return self.result
+
+
+@pytest.fixture
+def seen() -> Seen:
+    return []
+
+
+@pytest.fixture
+def executor() -> FakeExecutor:
+    return FakeExecutor()
+
+
+@pytest.fixture
+def service(
+    uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher, signal: FakeCancelSignal, seen: Seen,
+    executor: FakeExecutor,
+) -> JobService:  # fmt: skip
+    """The service with an observer that records each transition, a cancel signal and a quick-job executor."""
+    auth = Authenticator(uow, hasher, clock, AuthPolicy(), secret=b"s")
+    runtime = Runtime(cancel_grace_s=10.0, cancel_margin_s=5.0, stale_after_s=5.0, quick_timeout_s=30.0)
+    jobs = JobService(
+        uow, clock, hasher, auth, runtime, observe=lambda action, protocol: seen.append((action, protocol))
+    )
+    jobs.attach(executor=executor)
+    jobs.attach(signal=signal)  # one at a time: attaching one keeps the other
+    return jobs
+
+
+def running(jobs: JobService, alice: Actor) -> Job:
+    jobs.submit(alice, SLEEP)
+    job = jobs.claim_next("runner-1", {"sleep"})
+    assert job is not None
+    return job
+
+
+def last(uow: FakeUnitOfWork, job: Job) -> tuple[str, str | None]:
+    event = uow.jobs.events(job.id)[-1]
+    return event.stage, event.reason
+
+
+class TestReasons:
+    def test_suspend_resume_and_delete_record_their_reason(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = service.submit(alice, SLEEP)
+        service.suspend(alice, job.id, reason="hold")
+        assert last(uow, job) == ("suspend", "hold")
+        service.resume(alice, job.id, reason="go")
+        assert last(uow, job) == ("resume", "go")
+        service.cancel(alice, job.id)
+        service.delete(alice, job.id, reason="tidy")
+        assert last(uow, job) == ("delete", "tidy")
+
+    def test_cancel_done_records_its_reason(self, service: JobService, uow: FakeUnitOfWork, alice: Actor) -> None:
+        job = running(service, alice)
+        service.cancel(alice, job.id)
+        service.cancel_done(job, reason="stopped by signal")
+        assert last(uow, job) == ("cancel_done", "stopped by signal")
+
+    def test_a_task_ending_after_a_cancel_completes_it_as_task_stopped(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        service.cancel(alice, job.id)
+        assert service.finish(job, TaskResult(rows=1)).current is S.CANCELLED
+        assert last(uow, job) == ("cancel_done", "task stopped")
+
+
+class TestRunnersLastWord:
+    def test_finish_writes_rows_summary_output_and_end_and_frees_the_runner(
+        self, service: JobService, clock: FakeClock, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        clock.advance(3)
+        done = service.finish(job, TaskResult(rows=4, summary="four", output_loc="out.csv")).job
+        assert (done.rows, done.result, done.output_loc, done.ended_at, done.runner_id) == (
+            4, "four", "out.csv", clock.now(), None,
+        )  # fmt: skip
+
+    def test_fail_writes_the_error_and_the_end_and_frees_the_runner(
+        self, service: JobService, uow: FakeUnitOfWork, clock: FakeClock, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        clock.advance(3)
+        failed = service.fail(job, "it broke").job
+        assert (failed.state, failed.error, failed.ended_at, failed.runner_id) == (
+            S.FAILED, "it broke", clock.now(), None,
+        )  # fmt: skip
+        assert last(uow, job) == ("fail", "it broke")
+
+    def test_release_hands_the_job_back_with_its_attempt_and_the_reason(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        back = service.release(job, "server shutting down").job
+        assert (back.state, back.runner_id, back.attempts) == (S.SUBMITTED, None, 0)
+        assert last(uow, job) == ("requeue", "server shutting down")
+
+    def test_release_of_a_canceling_job_completes_the_cancel_with_the_reason(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        service.cancel(alice, job.id)
+        assert service.release(job, "server shutting down").current is S.CANCELLED
+        assert last(uow, job) == ("cancel_done", "server shutting down")
+
+    def test_a_runner_that_loses_every_race_gives_up_naming_the_job_state_and_action(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        losing = _AlwaysLosing()  # every compare-and-set finds the job moved by someone else
+        losing.rows, losing.history = uow.jobs.rows, uow.jobs.history
+        uow.jobs = losing
+        with pytest.raises(TransitionRefused) as refused:
+            service.finish(job, TaskResult(rows=1))
+        assert (refused.value.ref, refused.value.current, refused.value.action) == (job.id, S.EXECUTING, Action.FINISH)
+
+
+class _AlwaysLosing(FakeJobRepository):
+    def transition(self, move: Transition, now: datetime) -> Job | None:
+        return None
+
+
+class TestBulkCancel:
+    def test_outcomes_carry_the_moved_jobs_and_each_is_observed_and_signalled_when_running(
+        self, service: JobService, uow: FakeUnitOfWork, clock: FakeClock, signal: FakeCancelSignal, seen: Seen,
+        alice: Actor,
+    ) -> None:  # fmt: skip
+        job = running(service, alice)
+        queued = service.submit(alice, SLEEP)
+        seen.clear()
+        clock.advance(2)
+        outcomes = service.cancel_many(alice, JobFilter(), reason="clean-up")
+        assert outcomes == [
+            _outcome(uow, job.id, S.EXECUTING, S.CANCELING),
+            _outcome(uow, queued.id, S.SUBMITTED, S.CANCELLED),
+        ]
+        assert [o.job.state_changed_at for o in outcomes] == [clock.now()] * 2
+        assert seen == [(Action.CANCEL, Channel.CASJOBS)] * 2
+        assert signal.jobs == [job.id]
+        assert [last(uow, j) for j in (job, queued)] == [("cancel", "clean-up")] * 2
+
+    def test_nothing_to_cancel_is_no_outcome(self, service: JobService, seen: Seen, alice: Actor) -> None:
+        assert service.cancel_many(alice, JobFilter()) == []
+        assert seen == []
+
+
+def _outcome(uow: FakeUnitOfWork, job_id: int, prior: JobState, current: JobState) -> Outcome:
+    return Outcome(uow.jobs.rows[job_id], prior, current, changed=True)
+
+
+class TestObserverAndSignal:
+    def test_each_transition_is_observed_with_its_action_and_channel(
+        self, service: JobService, seen: Seen, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        service.cancel(alice, job.id)
+        service.cancel(alice, job.id)  # idempotent: nothing moved, nothing observed
+        service.cancel_done(job)
+        assert seen == [
+            (Action.START, Channel.RUNNER),
+            (Action.CANCEL, Channel.CASJOBS),
+            (Action.CANCEL_DONE, Channel.RUNNER),
+        ]
+
+
+class TestReadsOnlyRead:
+    def test_reading_requests_open_read_only_units_of_work(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = service.submit(alice, SLEEP)
+        service.add_user("carol", "pw", wsid=7)
+        before = dict(uow.opened)
+        service.get(alice, job.id)
+        service.find(alice, job.key)
+        service.list_jobs(alice)
+        service.history(alice, job.id)
+        service.states_of([job.id])
+        service.user("carol")
+        service.user_by_wsid(7)
+        service.count_by_state()
+        service.ready()
+        service.finished_output(job.key, "sleep")
+        service.sweep()
+        assert uow.opened == {"read": before["read"] + 11, "write": before["write"]}
+
+
+class TestUsers:
+    def test_set_password_of_an_unknown_user_names_them(self, service: JobService) -> None:
+        with pytest.raises(InvalidRequest, match=r"^No user dave\.$"):
+            service.set_password("dave", "pw")
+
+    def test_set_password_replaces_the_hash(self, service: JobService, uow: FakeUnitOfWork, hasher: FakeHasher) -> None:
+        service.add_user("carol", "old")
+        service.set_password("carol", "new")
+        assert uow.users.rows["carol"] == User("carol", 1, hasher.hash("new"))
+
+
+class TestQuickJobs:
+    def test_a_quick_job_runs_in_the_call_and_is_recorded_finished(
+        self, service: JobService, uow: FakeUnitOfWork, executor: FakeExecutor, alice: Actor, seen: Seen
+    ) -> None:
+        job, result = service.execute(alice, JobSpec("sql", {"q": 1}), timeout_s=3)
+        assert result == executor.result
+        assert executor.ran == [(job.id, 3)]
+        assert (job.state, job.synchronous, job.rows, job.result, job.output_loc) == (
+            S.FINISHED, True, 2, "two rows", "q.csv",
+        )  # fmt: skip
+        assert job.started_at is not None
+        assert job.ended_at is not None
+        assert [e.stage for e in uow.jobs.events(job.id)] == ["submit", "start", "finish"]
+        assert seen == [(Action.START, Channel.RUNNER), (Action.FINISH, Channel.RUNNER)]
+
+    def test_a_quick_job_without_a_timeout_gets_the_configured_one(
+        self, service: JobService, executor: FakeExecutor, alice: Actor
+    ) -> None:
+        job, _ = service.execute(alice, JobSpec("sql"))
+        assert executor.ran == [(job.id, 30.0)]
+
+    def test_a_failing_quick_job_is_recorded_failed_and_the_failure_goes_on_up(
+        self, service: JobService, uow: FakeUnitOfWork, executor: FakeExecutor, alice: Actor
+    ) -> None:
+        executor.failure = TaskFailed("syntax error")
+        with pytest.raises(TaskFailed, match="syntax error"):
+            service.execute(alice, JobSpec("sql"))
+        [job] = uow.jobs.rows.values()
+        assert (job.state, job.error, job.ended_at is not None, job.runner_id) == (S.FAILED, "syntax error", True, None)
+        assert last(uow, job) == ("fail", "syntax error")
+
+    def test_a_task_the_executor_does_not_know_is_refused_and_nothing_is_stored(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        with pytest.raises(InvalidRequest):
+            service.execute(alice, JobSpec("sleep"))
+        assert uow.jobs.rows == {}
+
+    def test_a_cancel_leaves_a_quick_job_alone(self, service: JobService, uow: FakeUnitOfWork, alice: Actor) -> None:
+        job = service.submit(alice, JobSpec("sql", synchronous=True))
+        outcome = service.cancel(alice, job.id)
+        assert (outcome.current, outcome.changed) == (S.SUBMITTED, False)
+        assert service.cancel_many(alice, JobFilter()) == []
+
+
+class TestFinishedOutput:
+    def test_only_a_finished_job_of_that_task_gives_its_output(self, service: JobService, alice: Actor) -> None:
+        job = running(service, alice)
+        assert service.finished_output(job.key, "sleep") is None
+        service.finish(job, TaskResult(output_loc="out.csv"))
+        assert service.finished_output(job.key, "sleep") == "out.csv"
+        assert service.finished_output(job.key, "sql") is None
+        assert service.finished_output("f" * 32, "sleep") is None
+
+
+class TestSweep:
+    def test_one_sweep_reports_every_job_it_moved(self, service: JobService, clock: FakeClock, alice: Actor) -> None:
+        first, second = running(service, alice), running(service, alice)
+        stuck = running(service, alice)
+        service.cancel(alice, stuck.id)
+        for _ in range(16):  # only the stuck job's runner stays alive
+            clock.advance(1)
+            service.heartbeat("runner-1", [stuck.id])
+        outcomes = service.sweep()
+        assert [(o.job.id, o.current) for o in outcomes] == [
+            (first.id, S.SUBMITTED), (second.id, S.SUBMITTED), (stuck.id, S.FAILED),
+        ]  # fmt: skip
+
+    def test_counts_by_state_come_from_the_store(self, service: JobService, alice: Actor) -> None:
+        running(service, alice)
+        service.submit(alice, SLEEP)
+        assert service.count_by_state() == dict.fromkeys(JobState, 0) | {S.EXECUTING: 1, S.SUBMITTED: 1}
+        assert service.ready() is True
