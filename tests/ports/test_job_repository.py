@@ -1,11 +1,13 @@
 """JobRepository: what the service layer may count on, on the fake, SQLite and PostgreSQL alike.
 Adding, reading, listing, the compare-and-set (one job and many) and the history it writes."""
 
+from dataclasses import replace
+
 import pytest
 
 from jobgate.domain.model import Change, Channel, JobEvent, JobFilter, JobSpec
 from jobgate.domain.states import Action, JobState
-from support.store import SPEC, T0, Store, add, at, job_in, moved, transition
+from support.store import SPEC, T0, Store, add, add_many, at, job_in, moved, transition
 
 S, A = JobState, Action
 
@@ -194,6 +196,23 @@ class TestTransitionAll:
             after = store.read(lambda tx, j=job: tx.jobs.get(j.id))
             assert after is not None
             assert (after.state, after.error, after.ended_at, after.runner_id) == (S.FAILED, "stopped", at(3), None)
+
+    def test_a_released_attempt_is_given_back_to_each_job(self, store: Store) -> None:
+        jobs = [job_in(store, S.EXECUTING) for _ in range(2)]
+        change = Change(clear_runner=True, release_attempt=True)
+        store.run(lambda tx: tx.jobs.transition_all([transition(j, A.REQUEUE, change) for j in jobs], at(3)))
+        assert [store.read(lambda tx, j=j: tx.jobs.get(j.id)) for j in jobs] == [
+            replace(j, state=S.SUBMITTED, runner_id=None, attempts=0, version=3, state_changed_at=at(3)) for j in jobs
+        ]
+
+    def test_more_jobs_than_two_batches_of_ids_all_move_once(self, store: Store) -> None:
+        count = 4003  # the store sends at most 2,000 ids per statement
+        jobs = add_many(store, count)
+        moves = [transition(job, A.CANCEL) for job in jobs]
+        assert store.run(lambda tx: tx.jobs.transition_all(moves, at(1))) == {job.id for job in jobs}
+        counts = store.read(lambda tx: tx.jobs.count_by_state())
+        assert (counts[S.CANCELLED], counts[S.SUBMITTED]) == (count, 0)
+        assert [(e.seq, e.stage) for e in events(store, jobs[-1].id)][-1] == (2, "cancel")
 
     def test_a_deleted_job_is_left_out(self, store: Store) -> None:
         job = job_in(store, S.CANCELLED)

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
-from jobgate.domain.model import Change, Channel, Job, JobSpec, Transition
+from jobgate.domain.model import Change, Channel, Job, JobFilter, JobSpec, Transition
 from jobgate.domain.ports import UnitOfWork, UnitOfWorkFactory
 from jobgate.domain.states import Action, JobState
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.migrate import upgrade
+from jobgate.store.tables import jobs
 from support.fakes import EPOCH, FakeUnitOfWork
 
 T = TypeVar("T")
@@ -72,6 +73,23 @@ def fake_store() -> Store:
 def add(store: Store, spec: JobSpec = SPEC, owner: str = "alice", now: datetime = T0) -> Job:
     key = secrets.token_hex(16)
     return store.run(lambda tx: tx.jobs.add(spec, owner, key, now, owner, Channel.CLI))
+
+
+def add_many(store: Store, count: int) -> list[Job]:
+    """`count` Submitted jobs at T0 without their submit events: one bulk INSERT on SQL (thousands of adds
+    through the port would cost seconds), plain adds on the fake."""
+    if store.engine is None:
+        return store.run(
+            lambda tx: [tx.jobs.add(SPEC, "alice", f"{n:032x}", T0, "alice", Channel.CLI) for n in range(count)]
+        )
+    row = {
+        "owner": "alice", "project": SPEC.project, "task": SPEC.task, "name": SPEC.name, "params": dict(SPEC.params),
+        "state": S.SUBMITTED.value, "submitted_at": T0, "state_changed_at": T0,
+    }  # fmt: skip
+    with store.engine.begin() as conn:
+        ids = conn.execute(insert(jobs).returning(jobs.c.id), [row | {"key": f"{n:032x}"} for n in range(count)])
+        found = sorted(ids.scalars())
+    return store.read(lambda tx: tx.jobs.list_jobs(JobFilter(ids=frozenset(found))))
 
 
 def claim(store: Store, runner: str = "runner-1", now: datetime = T0, tasks: tuple[str, ...] = ("sleep",)) -> Job:
