@@ -154,6 +154,28 @@ class TestDeadRunner:
         assert (after.state, after.runner_id, after.attempts) == (S.EXECUTING, "runner-1", 1)
         assert [stage for stage, _, _ in story(jobs, job.id)] == ["submit", "start"]
 
+    def test_a_runner_that_beats_meanwhile_keeps_its_canceling_job(
+        self, store: Store, jobs: JobService, clock: FakeClock
+    ) -> None:
+        job = running(jobs)
+        jobs.cancel(ALICE, job.id)
+        clock.advance(STALE)
+        watchdog = sweeping_with(store, clock, "stale", lambda: jobs.heartbeat("runner-1", [job.id]))
+        assert watchdog.sweep() == []
+        assert jobs.states_of([job.id]) == {job.id: S.CANCELING}
+
+    def test_a_runner_that_beats_meanwhile_keeps_its_retried_job(
+        self, store: Store, jobs: JobService, clock: FakeClock
+    ) -> None:
+        job = running(jobs)
+        clock.advance(STALE)
+        jobs.sweep()
+        assert jobs.claim_next("runner-2", {"sleep"}) is not None
+        clock.advance(STALE)
+        watchdog = sweeping_with(store, clock, "stale", lambda: jobs.heartbeat("runner-2", [job.id]))
+        assert watchdog.sweep() == []
+        assert (jobs.get(ADMIN, job.id).state, jobs.get(ADMIN, job.id).runner_id) == (S.EXECUTING, "runner-2")
+
     def test_a_job_requeued_and_claimed_again_meanwhile_is_left_to_its_new_runner(
         self, store: Store, jobs: JobService, clock: FakeClock
     ) -> None:

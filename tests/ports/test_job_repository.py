@@ -81,6 +81,11 @@ class TestListJobs:
         assert ids(JobFilter(limit=2)) == [a1.id, b1.id]
         assert ids(JobFilter(owner="alice", include_system=False, limit=1)) == [a1.id]
 
+    def test_jobs_come_oldest_first_also_after_the_older_one_changed(self, store: Store) -> None:
+        first, second = add(store), add(store)
+        moved(store, transition(first, A.SUSPEND))  # PostgreSQL writes the new row version at the end
+        assert [j.id for j in store.read(lambda tx: tx.jobs.list_jobs(JobFilter()))] == [first.id, second.id]
+
     def test_listed_jobs_equal_what_get_returns(self, store: Store) -> None:
         job = job_in(store, S.EXECUTING)
         assert store.read(lambda tx: tx.jobs.list_jobs(JobFilter())) == [store.read(lambda tx: tx.jobs.get(job.id))]

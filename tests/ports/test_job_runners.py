@@ -119,6 +119,12 @@ class TestStale:
         assert ids(store.read(lambda tx: tx.jobs.stale([S.CANCELING], at(1)))) == [canceling.id]
         assert ids(store.read(lambda tx: tx.jobs.stale([S.EXECUTING], at(1)))) == [running.id]
 
+    def test_a_synchronous_job_is_never_stale(self, store: Store) -> None:
+        job = add(store, replace(SPEC, synchronous=True))
+        moved(store, transition(job, A.START, Change(runner_id="r", started=True)))  # runs inside its request
+        beat(store, [job.id], "r", T0)
+        assert store.read(lambda tx: tx.jobs.stale(ACTIVE, at(100))) == []
+
     def test_jobs_without_a_heartbeat_are_never_stale(self, store: Store) -> None:
         add(store)
         started = add(store)

@@ -31,14 +31,14 @@ def test_an_unknown_name_or_wsid_is_none(store: Store) -> None:
 
 def test_a_taken_name_is_refused_and_the_first_user_stays(store: Store) -> None:
     add(store)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="carol"):
         add(store, User("carol", 78, "hash-2"))
     assert store.read(lambda tx: tx.users.by_name("carol")) == CAROL
 
 
 def test_a_taken_wsid_is_refused(store: Store) -> None:
     add(store)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="77"):
         add(store, User("dave", 77, "hash-2"))
     assert store.read(lambda tx: tx.users.by_name("dave")) is None
 

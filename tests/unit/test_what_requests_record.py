@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from jobgate.domain.errors import InvalidRequest, TaskFailed, TransitionRefused
+from jobgate.domain.errors import Conflict, InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
 from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, Outcome, TaskResult, Transition, User
 from jobgate.domain.states import Action, JobState
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
@@ -304,3 +304,63 @@ class TestSweep:
         service.submit(alice, SLEEP)
         assert service.count_by_state() == dict.fromkeys(JobState, 0) | {S.EXECUTING: 1, S.SUBMITTED: 1}
         assert service.ready() is True
+
+
+class TestAddUser:
+    @pytest.mark.parametrize(("name", "password"), [("", "pw"), ("dave", ""), ("", "")])
+    def test_a_user_needs_a_name_and_a_password(self, service: JobService, name: str, password: str) -> None:
+        with pytest.raises(InvalidRequest, match=r"^A user needs a name and a password\.$"):
+            service.add_user(name, password)
+
+    @pytest.mark.parametrize("wsid", [0, -1])
+    def test_a_wsid_is_positive(self, service: JobService, wsid: int) -> None:
+        with pytest.raises(InvalidRequest, match=r"^A wsid is a positive number\.$"):
+            service.add_user("dave", "pw", wsid=wsid)
+
+    def test_wsid_1_is_a_wsid(self, service: JobService) -> None:
+        assert service.add_user("dave", "pw", wsid=1).wsid == 1
+
+    def test_a_taken_name_or_wsid_is_named_in_the_conflict(self, service: JobService) -> None:
+        service.add_user("carol", "pw", wsid=7)
+        with pytest.raises(Conflict, match=r"^User carol already exists\.$"):
+            service.add_user("carol", "pw")
+        with pytest.raises(Conflict, match=r"^wsid 7 is already taken\.$"):
+            service.add_user("dave", "pw", wsid=7)
+
+
+class TestNotFoundAndIgnored:
+    def test_cancel_of_an_unknown_job_names_it(self, service: JobService, alice: Actor) -> None:
+        with pytest.raises(JobNotFound) as missing:
+            service.cancel(alice, 42)
+        assert missing.value.ref == 42
+
+    def test_a_cancel_ignored_by_a_quick_job_answers_with_the_job(self, service: JobService, alice: Actor) -> None:
+        job = service.submit(alice, JobSpec("sql", synchronous=True))
+        assert service.cancel(alice, job.id) == Outcome(job, S.SUBMITTED, S.SUBMITTED, changed=False)
+
+    def test_a_task_that_cannot_run_quick_is_named(self, service: JobService, alice: Actor) -> None:
+        with pytest.raises(InvalidRequest, match=r"^Task 'sleep' cannot run synchronously here\.$"):
+            service.execute(alice, JobSpec("sleep"))
+
+
+class TestWatchdogOutcomes:
+    def test_each_move_is_observed_and_reported_as_a_change(
+        self, service: JobService, clock: FakeClock, seen: Seen, alice: Actor
+    ) -> None:
+        job = running(service, alice)
+        seen.clear()
+        clock.advance(5.001)
+        assert service.sweep() == [Outcome(service.get(alice, job.id), S.EXECUTING, S.SUBMITTED, changed=True)]
+        assert seen == [(Action.REQUEUE, Channel.RUNNER)]
+
+    def test_a_dead_runners_retried_job_fails_ended_and_freed(
+        self, service: JobService, clock: FakeClock, alice: Actor
+    ) -> None:
+        running(service, alice)
+        clock.advance(5.001)
+        service.sweep()
+        service.claim_next("runner-2", {"sleep"})
+        clock.advance(5.001)
+        [outcome] = service.sweep()
+        assert (outcome.current, outcome.job.ended_at, outcome.job.runner_id) == (S.FAILED, clock.now(), None)
+        assert outcome.job.error == "runner runner-2 stopped responding; already retried once"

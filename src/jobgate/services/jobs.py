@@ -291,20 +291,21 @@ class JobService:
         return self._end(job, Action.FINISH, change, None)
 
     def fail(self, job: Job, error: str) -> Outcome:
-        return self._end(job, Action.FAIL, Change(error=error, ended=True, clear_runner=True), error)
+        return self._end(job, Action.FAIL, Change(error=error, ended=True), error)
 
     def cancel_done(self, job: Job, reason: str | None = None) -> Outcome:
         return self._system_move(job, Action.CANCEL_DONE, Actor.system(), _ENDED, reason)
 
     def release(self, job: Job, reason: str) -> Outcome:
         """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""
-        return self._end(job, Action.REQUEUE, Change(clear_runner=True, release_attempt=True), reason, reason)
+        return self._end(job, Action.REQUEUE, Change(release_attempt=True), reason, reason)
 
     def _end(
         self, job: Job, action: Action, change: Change, reason: str | None, stopped: str | None = "task stopped"
     ) -> Outcome:
-        """A runner's last word on its job. A cancel that arrived first completes instead (Canceling →
-        Cancelled), also one that lands between the read and the compare-and-set: the loser decides again."""
+        """A runner's last word on its job; it frees the runner. A cancel that arrived first completes instead
+        (Canceling → Cancelled), also one that lands between the read and the compare-and-set: the loser
+        decides again."""
         with self._uow() as uow:
             current = self._load(uow, job.id)
             prior = current.state
