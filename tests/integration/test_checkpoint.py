@@ -1,15 +1,18 @@
 """The server turns SQLite's auto-checkpoint off (it stalls a commit ~30 ms) and checkpoints in a thread."""
 
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from jobgate.store import SqlUnitOfWorkFactory
 from jobgate.store.engine import checkpoint, make_engine, start_checkpointer
 from jobgate.store.migrate import upgrade
+from support.wait import wait_until
 
 FILL = (
     "INSERT INTO filler SELECT hex(randomblob(500)) FROM "
@@ -97,3 +100,54 @@ def test_the_checkpointer_runs_at_the_lowest_cpu_priority(tmp_path: Path) -> Non
     finally:
         stop()
         engine.dispose()
+
+
+def test_the_checkpointer_is_a_daemon_and_stops_when_told(tmp_path: Path) -> None:
+    """It never keeps a process alive that forgot to stop it, and its stopper ends it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'daemon.db'}", background_checkpoint=True)
+    stop = start_checkpointer(engine, every_s=0.01)
+    thread = next(t for t in threading.enumerate() if t.name == "jobgate-wal-checkpoint")
+    try:
+        assert thread.daemon
+    finally:
+        stop()
+        engine.dispose()
+    assert not thread.is_alive()
+
+
+def test_a_failing_checkpoint_is_logged_once_per_run_of_failures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Twice a second for as long as the database is unreachable would flood the log: one line when
+    checkpoints start failing, and one again only after one has succeeded in between."""
+    place, away = tmp_path / "db", tmp_path / "away"
+    place.mkdir()
+    engine = make_engine(f"sqlite:///{place / 'x.db'}", background_checkpoint=True)
+    attempts, connected = [0], [0]
+    event.listen(engine, "do_connect", lambda *_: attempts.__setitem__(0, attempts[0] + 1))
+    event.listen(engine, "connect", lambda *_: connected.__setitem__(0, connected[0] + 1))
+
+    def unreachable_for(tries: int) -> None:
+        engine.dispose()
+        place.rename(away)  # new connections cannot open the file
+        start = attempts[0]
+        wait_until(lambda: attempts[0] >= start + tries, 10, message="the checkpointer to try again and again")
+        away.rename(place)
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "jobgate.store.engine"]
+
+    caplog.set_level(logging.WARNING, "jobgate.store.engine")
+    stop = start_checkpointer(engine, every_s=0.001)
+    try:
+        wait_until(lambda: connected[0] >= 1, 10, message="a first checkpoint")
+        unreachable_for(5)
+        ok = connected[0]
+        wait_until(lambda: connected[0] > ok, 10, message="a checkpoint after the database came back")
+        unreachable_for(5)
+    finally:
+        stop()
+        engine.dispose()
+    assert len(warnings()) == 2, warnings()
+    prefix = "WAL checkpoint failed; retrying: "
+    assert all(w.startswith(prefix) and w[len(prefix) :] not in ("", "None") for w in warnings()), warnings()
