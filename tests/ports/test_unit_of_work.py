@@ -64,3 +64,24 @@ def test_a_read_unit_of_work_sees_what_was_committed(store: Store) -> None:
     job = job_in(store, JobState.CANCELLED)
     with store.uow(write=False) as tx:
         assert tx.jobs.get(job.id) == job
+
+
+def test_a_write_after_commit_is_rolled_back_unless_committed_again(store: Store) -> None:
+    job = add(store)
+    with store.uow() as tx:
+        assert tx.jobs.get(job.id) == job
+        tx.commit()
+        assert tx.jobs.transition(transition(job, Action.SUSPEND), T0) is not None
+    assert store.read(lambda tx: tx.jobs.get(job.id)) == job
+    assert len(store.read(lambda tx: tx.jobs.events(job.id))) == 1
+
+
+def test_each_commit_keeps_what_was_written_before_it(store: Store) -> None:
+    job = add(store)
+    with store.uow() as tx:
+        suspended = tx.jobs.transition(transition(job, Action.SUSPEND), T0)
+        tx.commit()
+        assert suspended is not None
+        assert tx.jobs.transition(transition(suspended, Action.RESUME), T0) is not None
+        tx.commit()
+    assert [e.stage for e in store.read(lambda tx: tx.jobs.events(job.id))] == ["submit", "suspend", "resume"]
