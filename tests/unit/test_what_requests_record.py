@@ -6,8 +6,19 @@ from datetime import datetime
 
 import pytest
 
-from jobgate.domain.errors import Conflict, InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
-from jobgate.domain.model import Actor, Channel, Job, JobFilter, JobSpec, Outcome, TaskResult, Transition, User
+from jobgate.domain.errors import Conflict, InvalidRequest, JobNotFound, NotOwner, TaskFailed, TransitionRefused
+from jobgate.domain.model import (
+    Actor,
+    Channel,
+    Credentials,
+    Job,
+    JobFilter,
+    JobSpec,
+    Outcome,
+    TaskResult,
+    Transition,
+    User,
+)
 from jobgate.domain.states import Action, JobState
 from jobgate.services import Authenticator, AuthPolicy, JobService, Runtime
 from support.fakes import FakeCancelSignal, FakeClock, FakeHasher, FakeJobRepository, FakeUnitOfWork
@@ -364,3 +375,63 @@ class TestWatchdogOutcomes:
         [outcome] = service.sweep()
         assert (outcome.current, outcome.job.ended_at, outcome.job.runner_id) == (S.FAILED, clock.now(), None)
         assert outcome.job.error == "runner runner-2 stopped responding; already retried once"
+
+
+class TestRefusalsNameWhatTheyRefuse:
+    def test_a_job_without_a_task_is_refused_saying_so(self, service: JobService, alice: Actor) -> None:
+        with pytest.raises(InvalidRequest, match=r"^A job needs a task\.$"):
+            service.submit(alice, JobSpec(""))
+
+    def test_another_users_job_names_the_job_and_the_actor(self, service: JobService, alice: Actor, bob: Actor) -> None:
+        job = service.submit(alice, SLEEP)
+        for act in (service.get, service.cancel):
+            with pytest.raises(NotOwner) as refused:
+                act(bob, job.id)
+            assert (refused.value.ref, refused.value.actor) == (job.id, "bob")
+
+    def test_an_unknown_key_is_named(self, service: JobService, alice: Actor) -> None:
+        with pytest.raises(JobNotFound) as missing:
+            service.get(alice, "f" * 32)
+        assert missing.value.ref == "f" * 32
+
+    @pytest.mark.parametrize("ref", ["ab", "F" * 32, "g" * 32, "a" * 31 + "-"])
+    def test_a_reference_that_is_neither_an_id_nor_a_32_hex_key_finds_nothing(
+        self, service: JobService, alice: Actor, ref: str
+    ) -> None:
+        service.submit(alice, SLEEP)
+        assert service.find(alice, ref) is None
+
+    def test_a_refused_action_names_the_job_its_state_and_the_action(self, service: JobService, alice: Actor) -> None:
+        job = service.submit(alice, SLEEP)
+        with pytest.raises(TransitionRefused) as refused:
+            service.delete(alice, job.id)
+        assert (refused.value.ref, refused.value.current, refused.value.action) == (job.id, S.SUBMITTED, Action.DELETE)
+
+    def test_a_request_that_loses_every_race_gives_up_naming_the_job_state_and_action(
+        self, service: JobService, uow: FakeUnitOfWork, alice: Actor
+    ) -> None:
+        job = service.submit(alice, SLEEP)
+        losing = _AlwaysLosing()
+        losing.rows, losing.history = uow.jobs.rows, uow.jobs.history
+        uow.jobs = losing
+        with pytest.raises(TransitionRefused) as refused:
+            service.suspend(alice, job.id)
+        assert (refused.value.ref, refused.value.current, refused.value.action) == (job.id, S.SUBMITTED, Action.SUSPEND)
+
+    def test_an_idempotent_request_answers_with_the_job(self, service: JobService, alice: Actor) -> None:
+        job = service.submit(alice, SLEEP)
+        assert service.resume(alice, job.id) == Outcome(job, S.SUBMITTED, S.SUBMITTED, changed=False)
+
+
+def test_an_executor_given_at_construction_runs_quick_jobs(
+    uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher, executor: FakeExecutor, alice: Actor
+) -> None:
+    jobs = JobService(uow, clock, hasher, Authenticator(uow, hasher, clock), executor=executor)
+    job, _ = jobs.execute(alice, JobSpec("sql"))
+    assert executor.ran == [(job.id, 60.0)]
+
+
+def test_a_given_secret_keys_the_credential_cache(uow: FakeUnitOfWork, clock: FakeClock, hasher: FakeHasher) -> None:
+    first, second = (Authenticator(uow, hasher, clock, AuthPolicy(), secret=b"shared") for _ in range(2))
+    creds = Credentials("carol", "pw")
+    assert first.cache.key(creds) == second.cache.key(creds)
