@@ -2,12 +2,13 @@
 on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans), same history."""
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from jobgate.app import Components
 from jobgate.domain.model import Actor, Change, Channel, Job, JobFilter, JobSpec, TaskResult, Transition
@@ -129,3 +130,27 @@ def test_dispose_closes_the_spare_sqlite_connections(tmp_path: Path) -> None:
         assert _driver_of(tx) is not driver
         assert tx.jobs.get(1) is None
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[Engine]:
+    built = make_engine(f"sqlite:///{tmp_path / 'spares.db'}")
+    yield built
+    built.dispose()
+
+
+def test_at_most_keep_idle_connections_stay_out_of_the_pool_for_reuse(sqlite_file: Engine) -> None:
+    engine, spares = sqlite_file, Spares(sqlite_file, keep=2)
+    taken = [spares.take() for _ in range(3)]
+    for raw in taken:
+        spares.give_back(raw)
+    assert engine.pool.checkedout() == 2  # the third went back to the pool
+    assert spares.take() is taken[1]  # last kept, first reused
+
+
+def test_a_connection_handed_back_inside_a_transaction_is_not_kept(sqlite_file: Engine) -> None:
+    engine, spares = sqlite_file, Spares(sqlite_file, keep=2)
+    raw = spares.take()
+    raw.driver_connection.execute("BEGIN")
+    spares.give_back(raw)
+    assert engine.pool.checkedout() == 0
