@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint wsdl bench clean
+.PHONY: run test lint wsdl bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "jobgate needs Python 3.11 (Spyne 2.14 breaks on 3.12+)"'
@@ -28,9 +28,16 @@ lint: $(STAMP)
 wsdl: $(STAMP)
 	$(BIN)/python -W ignore -m jobgate.dialects.documents wsdl
 
+# Mutation testing of domain/, services/ and store/ ([tool.mutmut] in pyproject.toml): one worker, so that
+# it stays out of the way of everything else on a small machine; docs/TESTING.md has the score.
+mutate: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[mutate]'
+	$(BIN)/mutmut run --max-children 1
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json && echo
+
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

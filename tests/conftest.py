@@ -30,7 +30,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------------
-_NEEDS_POSTGRES = frozenset({"postgres_server", "pg_url", "pg_module_url", "db_url", "empty_db_url"})
+_NEEDS_POSTGRES = frozenset({"postgres_server", "pg_url", "pg_module_url", "db_url", "empty_db_url", "store"})
 
 
 def _require_postgres() -> None:

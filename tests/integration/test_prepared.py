@@ -3,6 +3,7 @@ on SQLite and PostgreSQL: same rows, same types (aware datetimes, JSON, booleans
 
 import importlib.metadata
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 from packaging.requirements import Requirement
-from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy import Dialect, Engine, bindparam, select
 from sqlalchemy.engine import make_url
 
 from jobgate.app import Components
@@ -185,3 +186,27 @@ class TestSqlAlchemyInternals:
                 f"SQLAlchemy {sqlalchemy.__version__}: positiontup {order!r} no longer lists the parameters in SQL "
                 f"order. {_SERIES_HINT}"
             )
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[Engine]:
+    built = make_engine(f"sqlite:///{tmp_path / 'spares.db'}")
+    yield built
+    built.dispose()
+
+
+def test_at_most_keep_idle_connections_stay_out_of_the_pool_for_reuse(sqlite_file: Engine) -> None:
+    engine, spares = sqlite_file, Spares(sqlite_file, keep=2)
+    taken = [spares.take() for _ in range(3)]
+    for raw in taken:
+        spares.give_back(raw)
+    assert engine.pool.checkedout() == 2  # the third went back to the pool
+    assert spares.take() is taken[1]  # last kept, first reused
+
+
+def test_a_connection_handed_back_inside_a_transaction_is_not_kept(sqlite_file: Engine) -> None:
+    engine, spares = sqlite_file, Spares(sqlite_file, keep=2)
+    raw = spares.take()
+    raw.driver_connection.execute("BEGIN")
+    spares.give_back(raw)
+    assert engine.pool.checkedout() == 0

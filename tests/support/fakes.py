@@ -7,10 +7,18 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from jobgate.domain.errors import Conflict
 from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 
 EPOCH = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def _instant(*times: datetime | None) -> None:
+    """Refuse what the SQL store refuses: a missing or naive time (its columns are NOT NULL, aware UTC)."""
+    for at in times:
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise ValueError(f"an aware datetime is needed, not {at!r}")
 
 
 class FakeClock:
@@ -77,6 +85,7 @@ class FakeJobRepository:
 
     # -- the JobRepository port -----------------------------------------------------------------------
     def add(self, spec: JobSpec, owner: str, key: str, now: datetime, actor: str, protocol: Channel) -> Job:
+        _instant(now)
         job = Job(
             id=max(self.rows, default=0) + 1, key=key, owner=owner, project=spec.project, task=spec.task,
             params=dict(spec.params), state=JobState.SUBMITTED, submitted_at=now, name=spec.name,
@@ -97,8 +106,11 @@ class FakeJobRepository:
         return found if where.limit is None else found[: where.limit]
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
+        _instant(now)
         job = self._live(move.job_id)
         if job is None or job.state is not move.expected:
+            return None
+        if move.stale_before is not None and (job.heartbeat_at is None or job.heartbeat_at >= move.stale_before):
             return None
         change = move.change
         values: dict[str, Any] = {
@@ -130,6 +142,7 @@ class FakeJobRepository:
         return sorted((e for e in self.history if e.job_id == job_id), key=lambda e: e.seq)
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
+        _instant(now)
         for job in self.list_jobs(JobFilter(states=frozenset({JobState.SUBMITTED}))):
             if job.synchronous or job.task not in tasks:
                 continue
@@ -147,6 +160,7 @@ class FakeJobRepository:
         return None
 
     def heartbeat(self, job_ids: Collection[int], runner_id: str, now: datetime) -> None:
+        _instant(now)
         for job_id in job_ids:
             job = self.rows.get(job_id)
             if job is not None and job.runner_id == runner_id:
@@ -156,6 +170,7 @@ class FakeJobRepository:
         return {job_id: self.rows[job_id].state for job_id in job_ids if job_id in self.rows}
 
     def stale(self, states: Collection[JobState], heartbeat_before: datetime) -> list[Job]:
+        _instant(heartbeat_before)
         return [
             job
             for _, job in sorted(self.rows.items())
@@ -166,6 +181,7 @@ class FakeJobRepository:
         ]
 
     def stuck(self, state: JobState, changed_before: datetime) -> list[Job]:
+        _instant(changed_before)
         return [
             job
             for _, job in sorted(self.rows.items())
@@ -191,14 +207,16 @@ class FakeUserRepository:
         self.alias_rows: dict[tuple[str, str], str] = {}  # (kind, value) → user name
 
     def add(self, user: User, now: datetime) -> None:
+        _instant(now)
         if user.name in self.rows:
-            raise AssertionError(f"user {user.name} added twice: the store refuses this")
+            raise Conflict(f"User {user.name} already exists.")
         self.rows[user.name] = user
 
     def by_name(self, name: str) -> User | None:
         return self.rows.get(name)
 
     def set_password(self, name: str, password_hash: str, now: datetime) -> bool:
+        _instant(now)
         if name not in self.rows:
             return False
         self.rows[name] = replace(self.rows[name], password_hash=password_hash)
@@ -209,7 +227,7 @@ class FakeUserRepository:
 
     def add_alias(self, name: str, kind: str, value: str) -> None:
         if (kind, value) in self.alias_rows or self.alias(name, kind) is not None:
-            raise AssertionError(f"alias {kind} {value} for {name} added twice: the store refuses this")
+            raise Conflict(f"{kind} {value} is already taken.")
         self.alias_rows[(kind, value)] = name
 
     def by_alias(self, kind: str, value: str) -> User | None:
@@ -231,9 +249,11 @@ class FakeTokenRepository:
         self.rows: dict[str, tuple[str, str, datetime]] = {}  # digest → (owner, kind, expires_at)
 
     def add(self, token_hash: str, owner: str, kind: str, now: datetime, expires_at: datetime) -> None:
+        _instant(now, expires_at)
         self.rows[token_hash] = (owner, kind, expires_at)
 
     def live(self, token_hash: str, kind: str, now: datetime) -> tuple[str, datetime] | None:
+        _instant(now)
         entry = self.rows.get(token_hash)
         if entry is None or entry[1] != kind or entry[2] <= now:
             return None
@@ -259,9 +279,12 @@ class FakeUnitOfWork:
         self.users = FakeUserRepository()
         self.tokens = FakeTokenRepository()
         self.commits = 0
+        self.opened = {"read": 0, "write": 0}  # units of work entered, by kind (a read takes no write lock)
+        self._write = True
         self._saved: dict[str, Any] | None = None
 
     def __call__(self, *, write: bool = True) -> "FakeUnitOfWork":
+        self._write = write
         return self
 
     def _snapshot(self) -> dict[str, Any]:
@@ -277,6 +300,8 @@ class FakeUnitOfWork:
     def __enter__(self) -> "FakeUnitOfWork":
         # a nested unit of work would be a second connection: on SQLite it would wait on the first
         assert self._saved is None, "a unit of work was opened inside another one"
+        self.opened["write" if self._write else "read"] += 1
+        self._write = True
         self._saved = self._snapshot()
         return self
 

@@ -51,3 +51,18 @@ def throwaway_schema(prefix: str = "t") -> Iterator[str]:
         yield schema_url(schema)
     finally:
         drop_schema(schema)
+
+
+def with_lock_timeout(url: str, ms: int = 5000) -> str:
+    """`url` (a schema_url) whose connections give up waiting on a row lock after `ms`: a statement that
+    should never wait fails loudly instead of hanging the test."""
+    assert "options=" in url, url
+    return f"{url}%20-clock_timeout%3D{ms}"
+
+
+def blocked_by(pid: int) -> int:
+    """How many backends wait on a lock that backend `pid` holds."""
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (pid,))
+        found = row.fetchone()
+        return int(found[0]) if found else 0

@@ -153,7 +153,9 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One compare-and-set: move job `job_id` from `expected` to `target` and record why."""
+    """One compare-and-set: move job `job_id` from `expected` to `target` and record why. With
+    `stale_before`, only while the job's heartbeat is still older than that (the watchdog's guard: a runner
+    that beat, or a new claim made, since the watchdog read the job keeps it)."""
 
     job_id: int
     action: Action
@@ -164,6 +166,7 @@ class Transition:
     reason: str | None = None
     status: str = "ok"
     change: Change = Change()
+    stale_before: datetime | None = None
 
 
 class CredentialKind(StrEnum):

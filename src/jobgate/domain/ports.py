@@ -73,7 +73,9 @@ class JobRepository(Protocol):
 
 
 class UserRepository(Protocol):
-    def add(self, user: User, now: datetime) -> None: ...
+    def add(self, user: User, now: datetime) -> None:
+        """Raises Conflict when the name or the wsid is taken."""
+        ...
 
     def by_name(self, name: str) -> User | None: ...
 

@@ -3,13 +3,14 @@ jobs back at shutdown, and resolve the jobs of runners that died (the watchdog's
 
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from jobgate.domain.errors import TransitionRefused
 from jobgate.domain.model import Actor, Change, Channel, Job, Outcome, TaskResult
 from jobgate.domain.ports import Clock, UnitOfWorkFactory
 from jobgate.domain.states import ACTIVE, Action, JobState, next_state
 from jobgate.services.runtime import Runtime
-from jobgate.services.transitions import ENDED, Transitions, load
+from jobgate.services.transitions import ENDED, MAX_RETRIES, Transitions, load
 
 
 class RunnerService:
@@ -44,7 +45,7 @@ class RunnerService:
         return self._end(job, Action.FINISH, change, None)
 
     def fail(self, job: Job, error: str) -> Outcome:
-        return self._end(job, Action.FAIL, Change(error=error, ended=True, clear_runner=True), error)
+        return self._end(job, Action.FAIL, Change(error=error, ended=True), error)
 
     def cancel_done(self, job: Job, reason: str | None = None) -> Outcome:
         return self._transitions.system_move(job, Action.CANCEL_DONE, Actor.system(), ENDED, reason)
@@ -63,27 +64,29 @@ class RunnerService:
 
     def release(self, job: Job, reason: str) -> Outcome:
         """Hand a job back when its runner shuts down: Executing → Submitted, or finish a pending cancel."""
-        with self._uow() as uow:
-            current = load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                outcome = self._transitions.apply(uow, current, Action.CANCEL_DONE, Actor.system(), reason, ENDED)
-            else:
-                change = Change(clear_runner=True, release_attempt=True)
-                outcome = self._transitions.apply(uow, current, Action.REQUEUE, Actor.system(), reason, change)
-            uow.commit()
-        self._transitions.announce(outcome)
-        return outcome
+        return self._end(job, Action.REQUEUE, Change(release_attempt=True), reason, reason)
 
-    def _end(self, job: Job, action: Action, change: Change, reason: str | None) -> Outcome:
+    def _end(
+        self, job: Job, action: Action, change: Change, reason: str | None, stopped: str | None = "task stopped"
+    ) -> Outcome:
+        """A runner's last word on its job; it frees the runner. A cancel that arrived first completes instead
+        (Canceling → Cancelled), also one that lands between the read and the compare-and-set: the loser
+        decides again."""
         system = Actor.system()
         with self._uow() as uow:
             current = load(uow, job.id)
-            if next_state(current.state, Action.CANCEL_DONE):
-                # a cancel arrived first: the task stopping (for whatever reason) completes the cancel
-                outcome = self._transitions.apply(uow, current, Action.CANCEL_DONE, system, "task stopped", ENDED)
+            prior = current.state
+            for _ in range(MAX_RETRIES):
+                if next_state(current.state, Action.CANCEL_DONE) is None:
+                    step = (action, reason, replace(change, clear_runner=True))
+                else:  # the task stopping (for whatever reason) completes the cancel
+                    step = (Action.CANCEL_DONE, stopped, ENDED)
+                outcome = self._transitions.step(uow, current, prior, step[0], system, step[1], step[2])
+                if outcome is not None:
+                    break
+                current = load(uow, job.id)
             else:
-                change = replace(change, clear_runner=True)
-                outcome = self._transitions.apply(uow, current, action, system, reason, change)
+                raise TransitionRefused(job.id, current.state, action)
             uow.commit()
         self._transitions.announce(outcome)
         return outcome
@@ -102,20 +105,22 @@ class RunnerService:
             stale = uow.jobs.stale(ACTIVE, stale_before)
             stuck = uow.jobs.stuck(JobState.CANCELING, stuck_before)
         for job in stale:
-            outcomes += self._resolve_orphan(job, system)
+            outcomes += self._resolve_orphan(job, system, stale_before)
         for job in stuck:
             reason = f"cancel did not complete within {self.runtime.cancel_grace_s:g} s"
             change = Change(error=reason, ended=True, clear_runner=True)
             outcomes += self._transitions.attempt(job, Action.FAIL, system, change, reason)
         return outcomes
 
-    def _resolve_orphan(self, job: Job, system: Actor) -> list[Outcome]:
+    def _resolve_orphan(self, job: Job, system: Actor, stale_before: datetime) -> list[Outcome]:
+        """Only while the heartbeat is still stale: a beat or a new claim since the read keeps the job."""
         reason = f"runner {job.runner_id} stopped responding"
+        moves = self._transitions
         if next_state(job.state, Action.CANCEL_DONE):
-            return self._transitions.attempt(job, Action.CANCEL_DONE, system, ENDED, reason)
+            return moves.attempt(job, Action.CANCEL_DONE, system, ENDED, reason, stale_before)
         if job.attempts < 2:
             change = Change(clear_runner=True)
-            return self._transitions.attempt(job, Action.REQUEUE, system, change, reason + "; retrying once")
+            return moves.attempt(job, Action.REQUEUE, system, change, reason + "; retrying once", stale_before)
         error = reason + "; already retried once"
         change = Change(error=error, ended=True, clear_runner=True)
-        return self._transitions.attempt(job, Action.FAIL, system, change, error)
+        return moves.attempt(job, Action.FAIL, system, change, error, stale_before)

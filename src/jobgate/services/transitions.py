@@ -2,6 +2,8 @@
 history event in the same transaction; a lost race is decided again on what the winner did."""
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 
 from jobgate.domain.errors import JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Change, Channel, Job, Outcome, Transition, may_read, may_write
@@ -12,7 +14,7 @@ JobRef = int | str  # an integer id, or a 32-hex key
 
 NO_CHANGE = Change()
 ENDED = Change(ended=True, clear_runner=True)
-_MAX_RETRIES = 8  # re-reads after a lost compare-and-set; each loss means another request moved the job
+MAX_RETRIES = 8  # re-reads after a lost compare-and-set; each loss means another request moved the job
 
 
 class Transitions:
@@ -48,18 +50,31 @@ class Transitions:
         """Move `job` by `action` inside the caller's unit of work; refused, idempotent or moved. `only_from`
         narrows the states the action is accepted from (checked on every re-read, like the table)."""
         prior = job.state
-        for _ in range(_MAX_RETRIES):
-            target = next_state(job.state, action)
-            if target is None or (only_from is not None and job.state not in only_from):
+        for _ in range(MAX_RETRIES):
+            if only_from is not None and job.state not in only_from:
                 raise TransitionRefused(job.id, job.state, action)
-            if target is job.state and action not in RECORDED:
-                return Outcome(job, prior, job.state, changed=False)
-            moved = uow.jobs.transition(move(job, action, actor, reason, change), self._clock.now())
-            if moved is not None:
-                self.observe(action, actor.protocol)
-                return Outcome(moved, prior, moved.state, changed=True)
+            outcome = self.step(uow, job, prior, action, actor, reason, change)
+            if outcome is not None:
+                return outcome
             job = load(uow, job.id)  # another request moved it first: decide again on what it did
         raise TransitionRefused(job.id, job.state, action)
+
+    def step(
+        self, uow: UnitOfWork, job: Job, prior: JobState, action: Action, actor: Actor, reason: str | None,
+        change: Change,
+    ) -> Outcome | None:  # fmt: skip
+        """One compare-and-set from the state read (refused, idempotent or moved); None when another request
+        moved the job first, for the caller to decide again on what it did."""
+        target = next_state(job.state, action)
+        if target is None:
+            raise TransitionRefused(job.id, job.state, action)
+        if target is job.state and action not in RECORDED:
+            return Outcome(job, prior, job.state, changed=False)
+        moved = uow.jobs.transition(move(job, action, actor, reason, change), self._clock.now())
+        if moved is None:
+            return None
+        self.observe(action, actor.protocol)
+        return Outcome(moved, prior, moved.state, changed=True)
 
     def system_move(self, job: Job, action: Action, actor: Actor, change: Change, reason: str | None = None) -> Outcome:
         """`apply` in a unit of work of its own, on the job as it is now."""
@@ -69,10 +84,14 @@ class Transitions:
         self.announce(outcome)
         return outcome
 
-    def attempt(self, job: Job, action: Action, actor: Actor, change: Change, reason: str) -> list[Outcome]:
-        """One compare-and-set from exactly the state read; a lost race means someone else resolved it."""
+    def attempt(
+        self, job: Job, action: Action, actor: Actor, change: Change, reason: str, stale_before: datetime | None = None
+    ) -> list[Outcome]:
+        """One compare-and-set from exactly the state read; a lost race means someone else resolved it. With
+        `stale_before`, only while the job's heartbeat is still older than that (the watchdog's guard)."""
+        step = replace(move(job, action, actor, reason, change), stale_before=stale_before)
         with self._uow() as uow:
-            moved = uow.jobs.transition(move(job, action, actor, reason, change), self._clock.now())
+            moved = uow.jobs.transition(step, self._clock.now())
             uow.commit()
         if moved is None:
             return []

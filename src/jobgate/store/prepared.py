@@ -77,10 +77,12 @@ def prepare(statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, 
 
 
 class Lean:
-    """Prepared statements on one DBAPI connection, inside whatever transaction it has open."""
+    """Prepared statements on one DBAPI connection, inside whatever transaction it has open. `begin` (SQLite)
+    opens the next one for a statement that comes after a commit, as psycopg does by itself: without it,
+    SQLite would run that statement in autocommit mode and keep a write the unit of work never committed."""
 
-    def __init__(self, driver: Any, dialect: Dialect) -> None:
-        self._driver, self._dialect = driver, dialect
+    def __init__(self, driver: Any, dialect: Dialect, begin: Callable[[], None] | None = None) -> None:
+        self._driver, self._dialect, self._begin = driver, dialect, begin
 
     def first(
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None = None
@@ -107,6 +109,8 @@ class Lean:
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None, fetch: bool
     ) -> tuple[Prepared, Sequence[Any] | None]:
         prepared = prepare(statement, self._dialect, column_keys)
+        if self._begin is not None and not self._driver.in_transaction:
+            self._begin()
         cursor = self._driver.cursor()
         try:
             cursor.execute(prepared.sql, prepared.parameters(values))
@@ -118,10 +122,12 @@ class Lean:
 class Link:
     """What repositories run statements on: `lean` (prepared, DBAPI) and `core` (SQLAlchemy, made lazily)."""
 
-    def __init__(self, engine: Engine, raw: Any, give_back: Callable[[Any], None]) -> None:
+    def __init__(
+        self, engine: Engine, raw: Any, give_back: Callable[[Any], None], begin: Callable[[], None] | None = None
+    ) -> None:
         self._engine, self._raw, self._give_back = engine, raw, give_back
         self._core: Connection | None = None
-        self.lean = Lean(raw.driver_connection, engine.dialect)
+        self.lean = Lean(raw.driver_connection, engine.dialect, begin)
 
     @property
     def core(self) -> Connection:

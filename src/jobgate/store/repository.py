@@ -6,8 +6,10 @@ from functools import cache
 from typing import Any, Final
 
 from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from jobgate.domain.errors import Conflict
 from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
 from jobgate.domain.states import JobState
 from jobgate.store.prepared import Link
@@ -71,15 +73,18 @@ _SETTABLE = ("rows", "result", "error", "output_loc", "runner_id", "started_at",
 
 
 @cache
-def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) -> Update:
+def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False, guarded: bool = False) -> Update:
     """The compare-and-set UPDATE for one shape of change (which columns it sets), built once; `many`
-    moves every listed job that is still in the expected state and returns only ids and versions."""
+    moves every listed job that is still in the expected state and returns only ids and versions;
+    `guarded` also needs the heartbeat to be still older than `b_stale` (Transition.stale_before)."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in ("state", "state_changed_at", *columns)}
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
     which = jobs.c.id.in_(bindparam("b_ids", expanding=True)) if many else jobs.c.id == bindparam("b_id")
-    where = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
+    where: tuple[ColumnElement[bool], ...] = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
+    if guarded:
+        where += (jobs.c.heartbeat_at < bindparam("b_stale", type_=jobs.c.heartbeat_at.type),)
     returned = (jobs.c.id, jobs.c.version) if many else tuple(jobs.c)
     return update(jobs).where(*where).values(values).returning(*returned)
 
@@ -194,21 +199,22 @@ class SqlJobRepository(_Repository):
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
-        row = self._lean.first(_cas(columns, move.change.release_attempt), params | {"b_id": move.job_id})
+        cas = _cas(columns, move.change.release_attempt, guarded="b_stale" in params)
+        row = self._lean.first(cas, params | {"b_id": move.job_id})
         if row is None:
             return None
         self._lean.run(_APPEND, _event_row(move, row["version"], now), _EVENT_COLUMNS)
         return _job(row)
 
     def transition_all(self, moves: Sequence[Transition], now: datetime) -> set[int]:
-        groups: dict[tuple[JobState, JobState], list[Transition]] = {}
+        groups: dict[tuple[JobState, JobState, datetime | None], list[Transition]] = {}
         for move in moves:
-            groups.setdefault((move.expected, move.target), []).append(move)
+            groups.setdefault((move.expected, move.target, move.stale_before), []).append(move)
         moved: set[int] = set()
         for group in groups.values():
             first = group[0]
             columns, params = _change_params(first, now)
-            cas = _cas(columns, first.change.release_attempt, many=True)
+            cas = _cas(columns, first.change.release_attempt, many=True, guarded="b_stale" in params)
             for start in range(0, len(group), _BATCH):
                 ids = [move.job_id for move in group[start : start + _BATCH]]
                 rows = self._conn.execute(cas, params | {"b_ids": ids}).all()
@@ -301,6 +307,8 @@ def _change_params(move: Transition, now: datetime) -> tuple[tuple[str, ...], di
     }
     columns = tuple(name for name in _SETTABLE if settable[name][0])
     params = {"b_expected": move.expected.value, "v_state": move.target.value, "v_state_changed_at": now}
+    if move.stale_before is not None:
+        params["b_stale"] = move.stale_before
     return columns, params | {f"v_{name}": settable[name][1] for name in columns}
 
 
@@ -337,15 +345,17 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
 
 class SqlUserRepository(_Repository):
     def add(self, user: User, now: datetime) -> None:
-        self._conn.execute(
-            insert(users).values(
-                name=user.name,
-                password_hash=user.password_hash,
-                groups=sorted(user.groups),
-                created_at=now,
-                password_changed_at=now,
-            )
-        )
+        values = {
+            "name": user.name,
+            "password_hash": user.password_hash,
+            "groups": sorted(user.groups),
+            "created_at": now,
+            "password_changed_at": now,
+        }
+        try:
+            self._conn.execute(insert(users).values(values))
+        except IntegrityError as exc:  # a concurrent add_user took the name since it was checked
+            raise Conflict(f"User {user.name} already exists.") from exc
 
     def by_name(self, name: str) -> User | None:
         row = self._lean.first(_USER_BY_NAME, {"b_name": name})  # every token check: lean (prepared.py)
@@ -361,7 +371,10 @@ class SqlUserRepository(_Repository):
         return [_user(row) for row in self._conn.execute(select(users).order_by(users.c.name))]
 
     def add_alias(self, name: str, kind: str, value: str) -> None:
-        self._conn.execute(insert(user_aliases).values(kind=kind, value=value, user_name=name))
+        try:
+            self._conn.execute(insert(user_aliases).values(kind=kind, value=value, user_name=name))
+        except IntegrityError as exc:  # a concurrent add took the alias since it was checked
+            raise Conflict(f"{kind} {value} is already taken.") from exc
 
     def by_alias(self, kind: str, value: str) -> User | None:
         row = self._conn.execute(_USER_BY_ALIAS, {"b_kind": kind, "b_value": value}).first()

@@ -28,7 +28,7 @@ class SqlUnitOfWork:
     tokens: SqlTokenRepository
 
     def __init__(self, engine: Engine, write: bool, source: "_Pool | None" = None) -> None:
-        self._engine, self._write = engine, write
+        self._engine, self._write, self._sqlite = engine, write, is_sqlite(engine)
         self._source = source or _Pool(engine)
         self._link: Link | None = None
 
@@ -39,7 +39,8 @@ class SqlUnitOfWork:
         except BaseException:
             raw.close()
             raise
-        self._link = link = Link(self._engine, raw, self._source.give_back)
+        again = (lambda: begin_transaction(self._engine, raw.driver_connection, self._write)) if self._sqlite else None
+        self._link = link = Link(self._engine, raw, self._source.give_back, again)
         self.jobs = SqlJobRepository(link)
         self.users = SqlUserRepository(link)
         self.tokens = SqlTokenRepository(link)
