@@ -1,4 +1,5 @@
-"""Every dialect's front door on a real `jobgate serve` (one per kit, shared by the module; no runners), for what only
+"""Every dialect's front door on a real `jobgate serve` (fixture server_world: one per kit, shared by the module; no
+runners), for what only
 a real server shows: the body cap answered from the announced length before any body byte is sent, and once a
 chunked body passes it; a DOCTYPE naming a FIFO refused without opening it; and the server's own log, written at
 debug level, holding no password and no token whatever the callers sent.
@@ -9,16 +10,15 @@ import os
 import re
 import socket
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
 import pytest
 
 from support.kits import KITS, XML_KITS, DialectKit
-from support.kits.base import World, world_of
+from support.kits.base import KitWorld as ServerWorld
+from support.kits.base import World
 from support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -29,30 +29,6 @@ CASES: Final = [pytest.param(kit, variant, id=f"{kit.name}-{variant}") for kit i
 XML_CASES: Final = [
     pytest.param(kit, variant, id=f"{kit.name}-{variant}") for kit in XML_KITS for variant in kit.xml_variants
 ]
-ServerWorld = Callable[[DialectKit], World]
-
-
-@pytest.fixture(scope="module")
-def server_world(module_jobgate_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerWorld]:
-    """A real server per kit (debug logs, a long credential-cache TTL so that legitimate logins verified first never
-    meet the back-off the bad ones trigger), its users added through an app on the same database."""
-    with ExitStack() as stack:
-        built: dict[str, World] = {}
-
-        def world(kit: DialectKit) -> World:
-            if kit.name not in built:
-                server = module_jobgate_server(JOBGATE_RUNNERS=0, JOBGATE_AUTH_CACHE_TTL_S=3600,
-                                               JOBGATE_LOG_LEVEL="debug")  # fmt: skip
-                http = stack.enter_context(server.client())
-                found = stack.enter_context(world_of(
-                    kit, tmp_path_factory.mktemp(kit.name), http, database_url=server.env["JOBGATE_DATABASE_URL"],
-                    data_dir=Path(server.env["JOBGATE_DATA_DIR"]),
-                ))  # fmt: skip
-                found.state["server"] = server
-                built[kit.name] = found
-            return built[kit.name]
-
-        yield world
 
 
 def raw_exchange(port: int, parts: list[bytes], timeout: float = 10.0) -> tuple[int, bytes]:

@@ -95,10 +95,10 @@ def login(world: World, person: Person) -> str:
 
 class BirstKit:
     name = "birst"
-    variants = ("soap11", "soap12")
-    xml_variants = variants
-    operations = tuple(OPERATIONS)
-    callers = (OWNER, OTHER, ADMIN, LOGGED_OUT, EXPIRED, UNKNOWN, ANONYMOUS, BAD_PASSWORD)
+    variants: tuple[str, ...] = ("soap11", "soap12")
+    xml_variants: tuple[str, ...] = variants
+    operations: tuple[str, ...] = tuple(OPERATIONS)
+    callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, LOGGED_OUT, EXPIRED, UNKNOWN, ANONYMOUS, BAD_PASSWORD)
     secrets_note = "passwords (Login) and login tokens"
     project = SPACE
 

@@ -82,10 +82,10 @@ def send(world: World, binding: Binding, op: str, params: dict[str, Any], client
 
 class CasJobsKit:
     name = "casjobs"
-    variants = tuple(str(b) for b in Binding)
-    xml_variants = tuple(str(b) for b in SOAP_BINDINGS)
-    operations = ("CancelJob", "GetJobStatus", "GetJobs", "SubmitJob", "ExecuteQuickJob")
-    callers = (OWNER, OTHER, ADMIN, ANONYMOUS, NO_CREDENTIALS, BAD_PASSWORD)
+    variants: tuple[str, ...] = tuple(str(b) for b in Binding)
+    xml_variants: tuple[str, ...] = tuple(str(b) for b in SOAP_BINDINGS)
+    operations: tuple[str, ...] = ("CancelJob", "GetJobStatus", "GetJobs", "SubmitJob", "ExecuteQuickJob")
+    callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, ANONYMOUS, NO_CREDENTIALS, BAD_PASSWORD)
     secrets_note = "passwords (in every call's parameters)"
     project = "p"
 
@@ -119,13 +119,14 @@ class CasJobsKit:
         return {}
 
     def call(self, world: World, variant: str, op: str, caller: str, target: Target) -> httpx.Response:
-        arguments = {
+        by_op: dict[str, dict[str, Any]] = {
             "CancelJob": {"jobId": target.id},
             "GetJobStatus": {"jobId": target.id},
             "GetJobs": {"conditions": f"JobID : {target.id}", "includeSystem": "false"},
             "SubmitJob": {**QUERY, "estimate": 1},
             "ExecuteQuickJob": {**QUERY, "isSystem": "false"},
-        }[op]
+        }
+        arguments = by_op[op]
         client = GUESSER if caller in (ANONYMOUS, BAD_PASSWORD) else None
         answer: httpx.Response = send(world, Binding(variant), op, {**self._credentials(world, caller, op),
                                                                    **arguments}, client)  # fmt: skip

@@ -49,10 +49,10 @@ def _split(variant: str) -> tuple[str, bool]:
 
 class CiscoKit:
     name = "cisco"
-    variants = tuple(f"{v}.{f}" for v in ("v1", "v2", "v3") for f in ("xml", "json"))
-    xml_variants = ("v1.xml", "v2.xml", "v3.xml")
-    operations = (*WRITES, *READS)
-    callers = (OWNER, OTHER, ADMIN, READER, ANONYMOUS, BAD_PASSWORD)
+    variants: tuple[str, ...] = tuple(f"{v}.{f}" for v in ("v1", "v2", "v3") for f in ("xml", "json"))
+    xml_variants: tuple[str, ...] = ("v1.xml", "v2.xml", "v3.xml")
+    operations: tuple[str, ...] = (*WRITES, *READS)
+    callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, READER, ANONYMOUS, BAD_PASSWORD)
     secrets_note = "passwords (HTTP Basic)"
     project = "p"
 

@@ -55,10 +55,10 @@ def _basic(name: str, password: str) -> dict[str, str]:
 
 class TransWsKit:
     name = "transws"
-    variants = ("soap11", "soap12")
-    xml_variants = variants
-    operations = (*CONTROL, *FAULTING)
-    callers = (OWNER, OTHER, NAMING_OWNER, ADMIN, ANONYMOUS, EMPTY, BAD_PASSWORD, DIGEST)
+    variants: tuple[str, ...] = ("soap11", "soap12")
+    xml_variants: tuple[str, ...] = variants
+    operations: tuple[str, ...] = (*CONTROL, *FAULTING)
+    callers: tuple[str, ...] = (OWNER, OTHER, NAMING_OWNER, ADMIN, ANONYMOUS, EMPTY, BAD_PASSWORD, DIGEST)
     secrets_note = "passwords (HTTP Basic, UsernameToken)"
     project = "books"
 
