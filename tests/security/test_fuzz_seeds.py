@@ -1,6 +1,7 @@
 """A hypothesis-driven fuzzer of every dialect's seed request (its cancel, as the seed sample spells it), through
 its kit, in this process. Each input is the seed, sent by the owner and naming another user's job, mutated: bytes
-flipped, cut short, a tag (or JSON key) renamed, the value naming the job replaced, the document nested deep, a
+flipped, cut short, a tag (or JSON key) renamed, the value naming the job replaced (by any JSON value in a JSON
+payload) or left out, the document nested deep, a
 SOAPAction naming another operation, a random Content-Type. Whatever arrives,
 the answer is a refusal in the dialect's shape or a sound answer that changed nothing (the kit judges which);
 it never shows a traceback, a path, a library name or SQL text the request did not carry; it carries a request
@@ -10,6 +11,7 @@ id; and the store (every job, and the target's history) never changes.
 from a sound one by re-reading it, is test_fuzz_cancel.py; Cisco's OpenAPI-driven one, test_cisco_schema_fuzz.py.
 """
 
+import json
 import math
 import re
 from typing import Final
@@ -28,8 +30,15 @@ CASES: Final = [
     for variant in kit.variants
     if variant in kit.xml_variants or variant.endswith("json")
 ]
-ACTIONS: Final = ('""', '"x"', "", '"urn:other"', '"http://www.birst.com/getJobStatus"', '"http://www.birst.com/cancelJob"',
-                  '"http://Services.Cas.jhu.edu/GetJobStatus"', '"http://Services.Cas.jhu.edu/CancelJob"')  # fmt: skip
+JSON_VALUES: Final = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=12), st.booleans(), st.none(),
+    st.floats(allow_nan=False), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers()),
+).map(json.dumps)  # fmt: skip
+ACTIONS: Final = (
+    '""', '"x"', "", '"urn:other"', '"http://www.birst.com/getJobStatus"', '"http://www.birst.com/cancelJob"',
+    '"http://Services.Cas.jhu.edu/GetJobStatus"', '"http://Services.Cas.jhu.edu/CancelJob"',
+)  # fmt: skip
 VALUES: Final = st.one_of(
     st.sampled_from(["", " ", "0", "-1", "0" * 32, "f" * 36, "1 OR 1=1", "&amp;", "<![CDATA[x]]>", "9" * 30]),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
@@ -44,7 +53,7 @@ def cases_of(kit: DialectKit) -> int:
 @st.composite
 def mutated(draw: st.DrawFn, seed: Sent, content_types: tuple[str, ...]) -> tuple[str, bytes, dict[str, str]]:
     body, headers = seed.body, dict(seed.headers)
-    kind = draw(st.sampled_from(["flip", "cut", "rename", "value", "nest", "action", "type", "none"]))
+    kind = draw(st.sampled_from(["flip", "cut", "rename", "value", "drop", "nest", "action", "type", "none"]))
     if kind == "flip":
         raw = bytearray(body)
         for _ in range(draw(st.integers(1, 4))):
@@ -58,7 +67,14 @@ def mutated(draw: st.DrawFn, seed: Sent, content_types: tuple[str, ...]) -> tupl
         new = draw(st.sampled_from([b"x", b"Body", b"CancelJob", b"cancelJob", b"ticket", b"runIds", b"jobId", b""]))
         body = body.replace(old, new)
     elif kind == "value":
-        body = body.replace(seed.marker.encode(), draw(VALUES).encode(), 1)
+        is_json = body.lstrip().startswith(b"{")
+        body = body.replace(seed.marker.encode(), draw(JSON_VALUES if is_json else VALUES).encode(), 1)
+    elif kind == "drop":  # the element (or JSON array item) that names the job, left out
+        marker = re.escape(seed.marker.encode())
+        if body.lstrip().startswith(b"{"):
+            body = re.sub(rb"(?<=\[)\s*" + marker + rb"\s*,?", b"", body, count=1)
+        else:
+            body = re.sub(rb"<(\w+)>" + marker + rb"</\1>|<[^<>]*\"" + marker + rb"\"[^<>]*/>", b"", body, count=1)
     elif kind == "nest":  # the whole document wrapped, up to 60 deep
         depth = draw(st.integers(1, 60))
         if body.lstrip().startswith((b"{", b"[")):

@@ -112,6 +112,7 @@ class CiscoKit:
         assert (list(found.success), list(found.failure)) == ([target.id], []), answer.text
         job, events = world.job(target.id)
         assert job.state is AFTER[op], job.state
+        assert len(events) == len(before.histories[target.id]) + 1, events  # exactly one event
         assert (events[-1].actor, events[-1].protocol) == (world.cast.by_caller(caller).name, "cisco")
 
     def assert_refused(self, variant: str, op: str, caller: str, answer: httpx.Response) -> None:
