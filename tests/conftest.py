@@ -4,6 +4,7 @@ real `jobgate serve` subprocess. Helpers live in tests/support/ (import them as 
 import socket
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ pytest.register_assert_rewrite("support")
 from jobgate.store import make_engine  # noqa: E402
 from jobgate.store.migrate import upgrade  # noqa: E402
 from support import postgres  # noqa: E402 - after the assert-rewrite registration
+from support.kits import DialectKit  # noqa: E402
+from support.kits.base import KitWorld, World, world_of  # noqa: E402
 from support.network import loopback_only  # noqa: E402
 from support.server import JobgateServer, jobgate_env  # noqa: E402
 
@@ -145,6 +148,30 @@ def module_jobgate_server(
     request.node.stash[_SERVERS] = factory.servers
     yield factory
     factory.kill_all()
+
+
+@pytest.fixture(scope="module")
+def server_world(module_jobgate_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KitWorld]:
+    """A dialect kit's world on a real `jobgate serve` (one per kit for the module, no runners, debug logs, a long
+    credential-cache TTL so that the legitimate logins, verified first, never meet the back-off bad ones trigger):
+    its users are added and its store read through an app on the server's database; its requests go to the server."""
+    with ExitStack() as stack:
+        built: dict[str, World] = {}
+
+        def world(kit: DialectKit) -> World:
+            if kit.name not in built:
+                server = module_jobgate_server(JOBGATE_RUNNERS=0, JOBGATE_AUTH_CACHE_TTL_S=3600,
+                                               JOBGATE_LOG_LEVEL="debug")  # fmt: skip
+                http = stack.enter_context(server.client())
+                found = stack.enter_context(world_of(
+                    kit, tmp_path_factory.mktemp(kit.name), http, database_url=server.env["JOBGATE_DATABASE_URL"],
+                    data_dir=Path(server.env["JOBGATE_DATA_DIR"]),
+                ))  # fmt: skip
+                found.state["server"] = server
+                built[kit.name] = found
+            return built[kit.name]
+
+        yield world
 
 
 @pytest.hookimpl(wrapper=True)

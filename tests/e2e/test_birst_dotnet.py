@@ -3,8 +3,6 @@ CommandWebService proxy from the served `?wsdl` (SOAP 1.1, and SOAP 1.2 with -pr
 compiles it with tests/e2e/dotnet/BirstClient.cs, `mono` runs the whole cycle against a real server; faults
 arrive as SoapException with the version's code (Client / Sender). Debian's mono-devel (.ci/run installs it)."""
 
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +13,8 @@ import pytest
 from support.birst import PATH, BirstUser, add_birst_users
 from support.casjobs import cancel_events, jobgate_json, show
 from support.server import JobgateServer
+from support.toolkits import checked, dotnet_client
 
-CLIENT: Final = Path(__file__).parent / "dotnet" / "BirstClient.cs"
 NOT_SUPPORTED: Final = "This operation is not supported by this server"
 
 
@@ -30,27 +28,14 @@ def alice(server: JobgateServer) -> BirstUser:
     return add_birst_users(server, "alice")["alice"]
 
 
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} is not installed (Debian: mono-devel; .ci/run installs it)"
-    return found
-
-
-def run(*argv: str, cwd: Path) -> str:
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
 @pytest.mark.parametrize(("protocol", "client_code"), [("SOAP", "Client"), ("SOAP12", "Sender")])
 def test_a_generated_dotnet_proxy_runs_the_whole_cycle(
     server: JobgateServer, alice: BirstUser, tmp_path: Path, protocol: str, client_code: str
 ) -> None:
     url = f"{server.url}{PATH}"
-    run(tool("wsdl"), "-nologo", f"-protocol:{protocol}", f"{url}?WSDL", "-out:proxy.cs", cwd=tmp_path)
-    run(tool("mcs"), "-nologo", "-r:System.Web.Services.dll", "-out:client.exe", "proxy.cs", str(CLIENT), cwd=tmp_path)
+    program = dotnet_client(f"{url}?WSDL", protocol, "BirstClient.cs", tmp_path)
 
-    lines = run(tool("mono"), "client.exe", url, alice.name, alice.password, str(uuid.uuid4()), cwd=tmp_path)
+    lines = checked("mono", program, url, alice.name, alice.password, str(uuid.uuid4()), cwd=tmp_path)
 
     seen = dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
     job = seen.pop("job")

@@ -4,20 +4,15 @@ and reads the faults in the right version's words. The client is tests/e2e/node/
 its one dependency (`npm ci --prefix tests/e2e/node`)."""
 
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
-from pathlib import Path
-from typing import Final
 
 import pytest
 
 from support.birst import PATH, BirstUser, add_birst_users
 from support.casjobs import cancel_events, jobgate_json, show
 from support.server import JobgateServer
-
-NODE_DIR: Final = Path(__file__).parent / "node"
+from support.toolkits import NODE_DIR, checked, node
 
 
 @pytest.fixture(scope="module")
@@ -30,27 +25,16 @@ def alice(server: JobgateServer) -> BirstUser:
     return add_birst_users(server, "alice")["alice"]
 
 
-@pytest.fixture(scope="module")
-def node() -> str:
-    found = shutil.which("node")
-    assert found, "node is not installed (Debian: nodejs)"
-    assert (NODE_DIR / "node_modules" / "soap").is_dir(), "run `npm ci --prefix tests/e2e/node` (.ci/run does)"
-    return found
-
-
 @pytest.mark.parametrize(("port", "client_code"), [("CommandWebServiceSoap", "Client"),
                                                    ("CommandWebServiceSoap12", "Sender")])  # fmt: skip
 def test_the_node_soap_client_runs_the_whole_cycle(
-    server: JobgateServer, alice: BirstUser, node: str, port: str, client_code: str
+    server: JobgateServer, alice: BirstUser, port: str, client_code: str
 ) -> None:
     space = str(uuid.uuid4())
-    done = subprocess.run(
-        [node, "birst.js", f"{server.url}{PATH}?WSDL", port, alice.name, alice.password, space],
-        cwd=NODE_DIR, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = checked(node(), "birst.js", f"{server.url}{PATH}?WSDL", port, alice.name, alice.password, space,
+                   cwd=NODE_DIR, timeout=120)  # fmt: skip
 
-    out = json.loads(done.stdout)
+    out = json.loads(done)
 
     job = out.pop("jobToken")
     assert out == {

@@ -1,10 +1,8 @@
 """One job, several dialects: a job submitted over CasJobs is watched and cancelled over Trans-WS (and the other
-way round) under the same ownership rules, its history says who did what over which protocol, and 32 cancels
-racing over both SOAP dialects write exactly one cancel event."""
+way round) under the same ownership rules, its history says who did what over which protocol. (32 cancels
+racing over CasJobs, Birst and Trans-WS: test_three_soap_dialects.py.)"""
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -65,35 +63,3 @@ def test_a_job_cancelled_over_casjobs_shows_one_cancelled_event_with_actor_and_p
     events = list(answer_of(answer, "retrieveJobInformationResponse").iter("{*}event"))
     cancelled = [e for e in events if (e.get("stage"), e.get("status")) == ("job", "cancelled")]
     assert [e.get("additionalInformation") for e in cancelled] == ["actor=alice; protocol=casjobs"]
-
-
-def test_racing_cancels_over_both_soap_dialects_write_one_cancel_event(
-    server: JobgateServer, http: httpx.Client, alice: casjobs.CasUser
-) -> None:
-    job_id = casjobs.start_endless_job(http, alice)
-    ticket, transws_alice = ticket_of(server, job_id), User(alice.name, alice.password)
-    barrier = threading.Barrier(RACERS)
-
-    def cancel(n: int) -> str:
-        with server.client() as own:
-            barrier.wait()
-            if n % 2:
-                answer = call(own, VERSIONS[n % 4 // 2], transws_alice, "cancelJobRequest", ticket)
-                return "transws " + "/".join(control_answer(answer, "cancelJobResponse"))
-            reply = own.post(f"{casjobs.JOBS_PATH}/CancelJob", data={"wsId": alice.wsid, "pw": alice.password,
-                                                                      "jobId": job_id})  # fmt: skip
-            return "casjobs " + (
-                "ok" if reply.status_code == 200 else "complete" * ("cannot be cancelled" in reply.text)
-            )
-
-    with ThreadPoolExecutor(RACERS) as pool:
-        outcomes = list(pool.map(cancel, range(RACERS)))
-
-    # each racer is accepted, or (once the runner has stopped the job) told that the job is complete
-    allowed = {"casjobs ok", "casjobs complete", "transws 1/Cancellation succeeded",
-               "transws 1/Cancellation already requested", "transws 0/Job is complete"}  # fmt: skip
-    assert set(outcomes) <= allowed, outcomes
-    casjobs.wait_for_status(http, alice, job_id, {casjobs.CANCELLED})
-    assert len(casjobs.cancel_events(casjobs.show(server, job_id))) == 1
-    history = history_of(call(http, VERSIONS[1], transws_alice, "retrieveJobInformationRequest", ticket))
-    assert history.count(("job", "cancelled")) == 1

@@ -8,8 +8,6 @@
 """
 
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -18,22 +16,13 @@ import httpx
 import pytest
 
 from support.server import JobgateServer
+from support.toolkits import NODE_DIR, dotnet_client, run
 from support.transws import PATH, Ticket, User, add_users, show
 
-HERE: Final = Path(__file__).parent
-NODE_CLIENT: Final = HERE / "node" / "transws_client.js"
-DOTNET_CLIENT: Final = HERE / "dotnet" / "TransWsClient.cs"
+NODE_CLIENT: Final = NODE_DIR / "transws_client.js"
 GSOAP_IMPORT: Final = Path("/usr/share/gsoap/import")
 OPERATIONS: Final = ("submitJob", "retrieveJobInformation", "retrieveActiveJobsList", "retrieveFullJobsList",
                      "cancelJob", "suspendJob", "resumeJob", "rejectJob", "retrieveJob")  # fmt: skip
-TOOL_TIMEOUT_S: Final = 120
-
-
-def run(*argv: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which(str(argv[0]))
-    assert tool is not None, f"{argv[0]} is not installed (.ci/run installs it)"
-    return subprocess.run([tool, *map(str, argv[1:])], cwd=cwd, capture_output=True, text=True,
-                          timeout=TOOL_TIMEOUT_S, check=False)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +107,7 @@ def test_node_soap_runs_every_operation(
 def test_a_dotnet_proxy_generated_from_the_wsdl_runs_every_operation(
     server: JobgateServer, users: dict[str, User], wsdl_url: str, tmp_path: Path, protocol: str, client_code: str
 ) -> None:
-    proxy, program = tmp_path / "TransWS.cs", tmp_path / "client.exe"
-    generated = run("wsdl", f"-protocol:{protocol}", f"-out:{proxy}", wsdl_url)
-    assert generated.returncode == 0, generated.stdout + generated.stderr
-    compiled = run("mcs", "-nologo", f"-out:{program}", "-r:System.Web.Services", proxy, DOTNET_CLIENT)
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    program = dotnet_client(wsdl_url, protocol, "TransWsClient.cs", tmp_path)
 
     ran = run("mono", program, f"{server.url}{PATH}", "alice", users["alice"].password, client_code)
 

@@ -20,7 +20,7 @@ from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult, User
 from jobgate.domain.states import JobState
 from jobgate.server import banner
 from jobgate.services import Identity, JobService
-from security.inprocess import app_in_process, request
+from support.kits.base import app_in_process, request
 
 S = JobState
 API: Final = "/webacs/api"

@@ -7,8 +7,8 @@ from pathlib import Path
 from jobgate.app import create_app
 from jobgate.domain.model import Actor, Channel, JobSpec
 from jobgate.domain.states import JobState
-from security.inprocess import request
 from support.factories import settings_for
+from support.kits.base import request
 
 
 def test_many_ids_are_judged_in_order_each_on_its_own(db_url: str, tmp_path: Path) -> None:

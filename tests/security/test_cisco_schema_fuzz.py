@@ -9,12 +9,11 @@ from typing import Any, Final
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from soapkit import assert_no_leak
 from starlette.applications import Starlette
 
 from jobgate.domain.model import Actor, Channel, JobSpec
 from jobgate.services import JobService
-from security.inprocess import app_in_process
+from support.kits.base import app_in_process, assert_no_leak
 
 EXAMPLES: Final = 15  # per operation and path (22 of them, XML and .json): about 15 s in all
 ROOT: Final = Actor("root", Channel.CLI, frozenset({"admin"}))

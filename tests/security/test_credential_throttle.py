@@ -14,14 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inprocess import add_user, app_in_process, request, submit_sleep
-from soapkit import BAD_LOGIN, Binding, User, assert_denied, call, result_text
 
 from jobgate.domain.model import CredentialKind, Credentials
 from jobgate.services.auth import AuthPolicy
 from jobgate.store.credentials import Argon2Hasher
 from jobgate.store.migrate import upgrade
 from support.factories import components, settings_for
+from support.kits.base import app_in_process, request
+from support.kits.casjobs import add_user, submit_sleep
+from support.kits.casjobs_wire import BAD_LOGIN, Binding, User, assert_denied, call, result_text
 from support.wait import wait_until
 
 PRODUCTION_ARGON2 = {"JOBGATE_ARGON2_TIME_COST": 3, "JOBGATE_ARGON2_MEMORY_KIB": 65536}

@@ -23,7 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from soapkit import (
+
+from support.kits.base import assert_unchanged, leaks
+from support.kits.casjobs_wire import (
     JOBS,
     SOAP11,
     SOAP12,
@@ -32,9 +34,7 @@ from soapkit import (
     Binding,
     User,
     World,
-    assert_unchanged,
     call,
-    leaks,
     open_world,
     result_text,
     seed_cancel,

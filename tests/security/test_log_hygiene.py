@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from soapkit import (
+
+from support.kits.casjobs_wire import (
     JOBS,
     SOAP_BINDINGS,
     Binding,
@@ -23,7 +24,6 @@ from soapkit import (
     seed_cancel,
     submit_job,
 )
-
 from support.wait import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inprocess import add_user, app_in_process, request, submit_sleep
 from lxml import etree
-from soapkit import SOAP_BINDINGS, Binding, envelope, soap_action
 from starlette.applications import Starlette
+
+from support.kits.base import app_in_process, request
+from support.kits.casjobs import add_user, submit_sleep
+from support.kits.casjobs_wire import SOAP_BINDINGS, Binding, envelope, soap_action
 
 PASSWORD = "pw-Once-4u!"  # distinctive: a parse whose input holds it is a parse of the body
 ENTRY_POINTS = ("fromstring", "XML", "XMLID", "parse", "iterparse")

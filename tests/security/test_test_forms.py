@@ -6,7 +6,8 @@ from pathlib import Path
 import httpx
 import lxml.html
 import pytest
-from inprocess import LOOPBACK, REMOTE, app_in_process, request
+
+from support.kits.base import LOOPBACK, REMOTE, app_in_process, request
 
 PAGE = "/CasJobs/services/jobs.asmx?op=CancelJob"
 INVITE = "To test the operation using the HTTP POST protocol, click the 'Invoke' button."

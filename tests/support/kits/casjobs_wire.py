@@ -1,8 +1,8 @@
-"""What the security tests share: CasJobs requests over every binding, fault reading, leak markers, and the
-operator's view of the store (the `jobgate job list --json` / `job show --json` output) for before/after checks.
+"""CasJobs over every binding of jobs.asmx (SOAP 1.1, SOAP 1.2, HTTP GET, HTTP POST): requests built like a client
+builds them, faults and ASMX errors read back, and a real server with its users for the tests that need one.
+(Its namespace and paths come from support.casjobs, the one place the CasJobs tests name them.)
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,14 +10,12 @@ from typing import Any, Final
 
 import httpx
 from lxml import etree
-from typer.testing import CliRunner
 
-from jobgate.cli import cli
+from support.casjobs import JOBS_PATH, TNS
+from support.kits.base import OperatorView
+from support.kits.soap import SOAP11, SOAP12
 
-SOAP11: Final = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12: Final = "http://www.w3.org/2003/05/soap-envelope"
-TNS: Final = "http://Services.Cas.jhu.edu"
-JOBS: Final = "/CasJobs/services/jobs.asmx"
+JOBS: Final = JOBS_PATH
 READ_PREFIX: Final = "Server was unable to read request. ---> "
 SERVER_PREFIX: Final = "Server was unable to process request. ---> "
 DTD_PROHIBITED: Final = READ_PREFIX + "DTD is prohibited in this XML document."
@@ -211,76 +209,6 @@ def job_ids_in(response: httpx.Response) -> list[int]:
     assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:500]!r}"
     root = etree.fromstring(response.content, _safe_parser())
     return [int(text) for text in root.xpath("//*[local-name()='CJJob']/*[local-name()='JobID']/text()")]
-
-
-# -- what must never reach a client -----------------------------------------------------------------------------
-_LIBRARY_MARKERS: Final = ("Traceback", 'File "', ".py", "sqlalchemy", "sqlite", "lxml", "spyne", "psycopg")
-_SQL_MARKERS: Final = (re.compile(r"\bSELECT\b"), re.compile(r"\bUPDATE\b"))
-
-
-def leaks(body: str | bytes, sent: str | bytes = "") -> list[str]:
-    """Internals visible in a response: a traceback, a source path, a library name or SQL text. A marker that
-    the request itself carried (and the server may echo, as ASMX does) does not count."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    mine = sent.decode("utf-8", "replace") if isinstance(sent, bytes) else sent
-    found = [m for m in _LIBRARY_MARKERS if m.lower() in text.lower() and m.lower() not in mine.lower()]
-    found += [p.pattern for p in _SQL_MARKERS if p.search(text) and not p.search(mine)]
-    return found
-
-
-def assert_no_leak(response: httpx.Response, sent: str | bytes = "") -> None:
-    found = leaks(response.content, sent)
-    assert not found, f"HTTP {response.status_code} body shows {found}: {response.text[:800]!r}"
-
-
-# -- the operator's view of the store ----------------------------------------------------------------------------
-class OperatorView:
-    """`jobgate job list --json` and `jobgate job show ID --json`, run in-process (the same CLI code and output as
-    the console script, without a 1 s interpreter start per call), against the server's database."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self._runner = CliRunner()
-
-    def _json(self, *args: str) -> Any:
-        import json
-
-        result = self._runner.invoke(cli, [*args, "--database-url", self.database_url])
-        if result.exit_code != 0:
-            raise AssertionError(f"jobgate {' '.join(args)} exited {result.exit_code}: {result.output}") from (
-                result.exception
-            )
-        return json.loads(result.stdout)
-
-    def jobs(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self._json("job", "list", "--json")
-        return found
-
-    def show(self, job_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = self._json("job", "show", str(job_id), "--json")
-        return found
-
-    def snapshot(self) -> dict[int, dict[str, Any]]:
-        """Every job with its full history, by id."""
-        return {job["id"]: self.show(job["id"]) for job in self.jobs()}
-
-    def around(self, *job_ids: int) -> dict[int, dict[str, Any]]:
-        """Every job as `job list` shows it, and the full history of these jobs: a cheaper snapshot for a store
-        that grows during a module (a change anywhere else shows as a changed or new job)."""
-        found = {job["id"]: job for job in self.jobs()}
-        for job_id in job_ids:
-            found[job_id] = self.show(job_id)
-        return found
-
-
-def assert_unchanged(before: Mapping[int, Any], after: Mapping[int, Any], what: str = "the request") -> None:
-    if before == after:
-        return
-    added = sorted(set(after) - set(before))
-    changed = sorted(i for i in set(before) & set(after) if before[i] != after[i])
-    detail = [f"new jobs {added}: {[after[i] for i in added]}"] if added else []
-    detail += [f"job {i}: {before[i]} → {after[i]}" for i in changed]
-    raise AssertionError(f"{what} changed the store: " + "; ".join(detail))
 
 
 # -- a server with its users ---------------------------------------------------------------------------------------
