@@ -22,9 +22,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from soapkit import User, World, assert_unchanged, leaks, open_world
 
 from support.arcgis import ArcUser, admin_job_url, task_url, token, wait_for_status
+from support.kits.base import assert_unchanged, leaks
+from support.kits.casjobs_wire import User, World, open_world
 
 pytestmark = pytest.mark.e2e
 

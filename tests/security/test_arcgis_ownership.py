@@ -14,12 +14,13 @@ from typing import Any, Final
 
 import httpx
 import pytest
-from soapkit import OperatorView, User, World, assert_no_leak, assert_unchanged, open_world
 
 from jobgate.services import TokenPolicy, TokenService
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from support.arcgis import admin_job_url, task_url, token
 from support.fakes import FakeClock
+from support.kits.base import OperatorView, assert_no_leak, assert_unchanged
+from support.kits.casjobs_wire import User, World, open_world
 
 pytestmark = pytest.mark.e2e
 

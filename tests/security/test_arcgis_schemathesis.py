@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from soapkit import leaks
 from starlette.applications import Starlette
 
 from jobgate.app import create_app
 from jobgate.dialects.arcgis.openapi import document
 from jobgate.domain.model import ADMIN_GROUP, Actor, Channel, JobSpec
 from support.factories import settings_for
+from support.kits.base import leaks
 
 EXAMPLES = 25
 

@@ -9,7 +9,8 @@ from starlette.applications import Starlette
 
 from jobgate.domain.model import Actor, Channel
 from jobgate.domain.states import JobState
-from security.inprocess import add_user, app_in_process, request, submit_sleep
+from support.kits.base import app_in_process, request
+from support.kits.casjobs import add_user, submit_sleep
 
 JOBS = "/CasJobs/services/jobs.asmx"
 PASSWORD = "alice-Pa55"

@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 
 from jobgate.domain.model import Actor, Channel, JobSpec
 from jobgate.domain.states import JobState
-from security.inprocess import add_user, app_in_process, request
+from support.kits.base import app_in_process, request
+from support.kits.casjobs import add_user
 
 JOBS = "/CasJobs/services/jobs.asmx"
 TNS = "http://Services.Cas.jhu.edu"
