@@ -13,7 +13,7 @@ import pytest
 from support.birst import PATH, BirstUser, add_birst_users
 from support.casjobs import cancel_events, jobgate_json, show
 from support.server import JobgateServer
-from support.toolkits import checked, dotnet_client
+from support.toolkits import dotnet_client, mono
 
 NOT_SUPPORTED: Final = "This operation is not supported by this server"
 
@@ -35,7 +35,7 @@ def test_a_generated_dotnet_proxy_runs_the_whole_cycle(
     url = f"{server.url}{PATH}"
     program = dotnet_client(f"{url}?WSDL", protocol, "BirstClient.cs", tmp_path)
 
-    lines = checked("mono", program, url, alice.name, alice.password, str(uuid.uuid4()), cwd=tmp_path)
+    lines = mono(program, url, alice.name, alice.password, str(uuid.uuid4()), cwd=tmp_path)
 
     seen = dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
     job = seen.pop("job")

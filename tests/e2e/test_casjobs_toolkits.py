@@ -16,7 +16,7 @@ import pytest
 
 from support.casjobs import ENDLESS_QUERY, JOBS_PATH, QUICK_CSV, CasUser, add_users, cancel_events, show
 from support.server import JobgateServer
-from support.toolkits import NODE_DIR, checked, dotnet_client, node
+from support.toolkits import NODE_DIR, checked, dotnet_client, mono, node
 
 BAD_LOGIN: Final = "Server was unable to process request. ---> Invalid WebServicesID or password."
 
@@ -43,7 +43,7 @@ def test_a_generated_dotnet_proxy_runs_a_jobs_whole_cycle(
     url = f"{server.url}{JOBS_PATH}"
     program = dotnet_client(f"{url}?WSDL", protocol, "CasJobsClient.cs", tmp_path)
 
-    lines = checked("mono", program, url, str(alice.wsid), alice.password, ENDLESS_QUERY, cwd=tmp_path)
+    lines = mono(program, url, str(alice.wsid), alice.password, ENDLESS_QUERY, cwd=tmp_path)
 
     seen = dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
     job = int(seen.pop("job"))
