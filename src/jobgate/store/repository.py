@@ -78,7 +78,14 @@ def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) ->
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
-    which = jobs.c.id.in_(bindparam("b_ids", expanding=True)) if many else jobs.c.id == bindparam("b_id")
+    which: ColumnElement[bool]
+    if many:  # PostgreSQL: lock the rows in id order first, as heartbeats and other bulk moves do (no deadlock)
+        listed = select(jobs.c.id).where(
+            jobs.c.id.in_(bindparam("b_ids", expanding=True)), jobs.c.state == bindparam("b_expected")
+        )
+        which = jobs.c.id.in_(listed.order_by(jobs.c.id).with_for_update())
+    else:
+        which = jobs.c.id == bindparam("b_id")
     where = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
     returned = (jobs.c.id, jobs.c.version) if many else tuple(jobs.c)
     return update(jobs).where(*where).values(values).returning(*returned)
