@@ -41,6 +41,7 @@ from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
 from jobgate.store.engine import is_sqlite, start_checkpointer
 from jobgate.store.migrate import upgrade
+from jobgate.store.peers import peers_for
 
 log = logging.getLogger(__name__)
 BATCH_WORKERS = 8  # below the store's pool of 10 connections
@@ -92,10 +93,12 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     )
     ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
     count = settings.runners if runners is None else runners
+    peers = peers_for(engine, settings.direct_database_url)  # PostgreSQL: LISTEN/NOTIFY between processes
     pool = RunnerPool(
-        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock
-    )
-    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
+        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock,
+        peers=peers, cancel_poll_s=settings.cancel_poll_s,
+    )  # fmt: skip
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool, peers=peers)
     return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
 
 

@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBGATE_", extra="ignore")
 
     database_url: str = "sqlite:///jobgate.db"
+    # PostgreSQL behind a transaction-mode pooler (PgBouncer): a direct URL for what needs a session of its
+    # own (LISTEN, the migrations' advisory lock); unset: database_url serves for everything
+    direct_database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     runners: int = Field(2, ge=0, le=256)
@@ -27,6 +30,9 @@ class Settings(BaseSettings):
     commands: dict[str, list[str]] = Field(default_factory=dict)
     contexts: dict[str, str] = Field(default_factory=dict)
     heartbeat_s: float = Field(1.0, gt=0)
+    # how often a runner process reads the states of the jobs it holds: the fallback path of a cancel made in
+    # another process (PostgreSQL's NOTIFY brings it in milliseconds; this covers a lost notification)
+    cancel_poll_s: float = Field(0.05, ge=0.05, le=60)
     stale_after_s: float = Field(5.0, gt=0)
     cancel_margin_s: float = Field(5.0, ge=0)
     quick_timeout_s: float = Field(60.0, gt=0)  # queue "quick" and every synchronous job

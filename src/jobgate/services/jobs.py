@@ -17,7 +17,7 @@ from jobgate.domain.model import (
     ignores_cancel,
     may_write,
 )
-from jobgate.domain.ports import CancelSignal, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
+from jobgate.domain.ports import CancelSignal, Clock, Peers, SubmitSignal, TaskExecutor, UnitOfWorkFactory
 from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
@@ -48,20 +48,33 @@ class JobService:
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
         self._submitted: SubmitSignal = _NoSignal()
+        self._peers: Peers = _NoSignal()
 
     def attach(
         self,
         executor: TaskExecutor | None = None,
         signal: CancelSignal | None = None,
         submitted: SubmitSignal | None = None,
+        peers: Peers | None = None,
     ) -> None:
-        """Wiring that needs the runner package (composition root only)."""
+        """Wiring that needs the runner package or the store (composition root only): this process's runners
+        (signal, submitted) and the other processes' (peers) hear of cancels and new jobs at once."""
+        if peers is not None:
+            self._peers = peers
         if executor is not None:
             self._executor = executor
         if signal is not None:
             self._signal = signal
         if submitted is not None:
             self._submitted = submitted
+
+    def _tell_canceling(self, job_id: int) -> None:
+        self._signal.canceling(job_id)
+        self._peers.canceling(job_id)
+
+    def _tell_submitted(self, job_id: int) -> None:
+        self._submitted.submitted(job_id)
+        self._peers.submitted(job_id)
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
@@ -112,7 +125,7 @@ class JobService:
             job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
         if not job.synchronous:
-            self._submitted.submitted(job.id)  # after the commit, so the runner it wakes finds the job
+            self._tell_submitted(job.id)  # after the commit, so the runner it wakes finds the job
         return job
 
     def cancel(
@@ -140,7 +153,7 @@ class JobService:
             outcome = self._transitions.apply(uow, job, Action.CANCEL, actor, reason, only_from=only_from)
             uow.commit()
         if outcome.changed and outcome.current in ACTIVE:
-            self._signal.canceling(job.id)
+            self._tell_canceling(job.id)
         return outcome
 
     def try_cancel(
@@ -161,7 +174,7 @@ class JobService:
                 return None
             uow.commit()
         if outcome.changed and outcome.current in ACTIVE:
-            self._signal.canceling(job.id)
+            self._tell_canceling(job.id)
         return outcome
 
     def cancel_many(self, actor: Actor, where: JobFilter, reason: str | None = None) -> list[Outcome]:
@@ -193,7 +206,7 @@ class JobService:
         for outcome in outcomes:
             self._transitions.observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:
-                self._signal.canceling(outcome.job.id)
+                self._tell_canceling(outcome.job.id)
         return outcomes
 
     def cancellable(self, actor: Actor, where: JobFilter) -> list[Job]:
