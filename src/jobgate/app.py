@@ -65,7 +65,8 @@ class Components:
 
 def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
     """Wire the store, the service layer and the runner pool; start nothing."""
-    engine = make_engine(settings.database_url, background_checkpoint=serving)
+    pooled = settings.direct_database_url is not None  # database_url then goes through a transaction pooler
+    engine = make_engine(settings.database_url, background_checkpoint=serving, transaction_pooler=pooled)
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
@@ -134,7 +135,7 @@ def create_app(
     parts = components or build(settings, serving=True)
     served = registry() if dialects is None else tuple(dialects)
     if migrate:
-        upgrade(parts.engine)
+        upgrade(parts.engine, direct_url=settings.direct_database_url)
     inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,

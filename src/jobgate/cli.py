@@ -63,7 +63,7 @@ def _components(database_url: str | None, runners: int = 0) -> Iterator[Any]:
     parts = build(settings(database_url=database_url), runners=runners)
     try:
         try:
-            upgrade(parts.engine)
+            upgrade(parts.engine, direct_url=parts.settings.direct_database_url)
         except Exception as exc:  # unreachable database, bad URL: one line, not a traceback
             fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         yield parts

@@ -31,13 +31,21 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, background_checkpoint: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, background_checkpoint: bool = False, transaction_pooler: bool = False
+) -> Engine:
     """An engine for `url`. With `background_checkpoint` (SQLite), commits never run a WAL checkpoint
-    themselves; `start_checkpointer` must then run one off the request path."""
+    themselves; `start_checkpointer` must then run one off the request path. With `transaction_pooler`
+    (PostgreSQL behind PgBouncer in transaction mode), psycopg never prepares statements on the server: the
+    next transaction may run on another server connection, which does not know them (PgBouncer < 1.21)."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, background_checkpoint)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True)
+    connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True,
+        connect_args=connect_args,
+    )  # fmt: skip
 
 
 def is_sqlite(engine: Engine) -> bool:
