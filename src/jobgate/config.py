@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     test_forms: Literal["local", "on", "off"] = "local"
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     public_url: str | None = None
+    # addresses (or CIDR networks) whose X-Forwarded-For/-Proto are believed, comma-separated; empty: nobody's
+    trusted_proxies: str = ""
     # extensions beyond the fixed contract (documented in the README)
     workers: int = Field(1, ge=1, le=64)
     commands: dict[str, list[str]] = Field(default_factory=dict)
@@ -69,6 +71,22 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("JOBGATE_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"JOBGATE_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return ",".join(filter(None, (part.strip() for part in value.split(","))))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @field_validator("commands")
     @classmethod

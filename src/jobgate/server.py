@@ -18,9 +18,12 @@ def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
     from jobgate.app import create_app
 
     app = create_app(settings, migrate=migrate)
+    # the trusted-proxy rule: X-Forwarded-For/-Proto are read only from JOBGATE_TRUSTED_PROXIES (uvicorn would
+    # otherwise believe them from 127.0.0.1, or from whatever FORWARDED_ALLOW_IPS says); empty: from nobody
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-        timeout_graceful_shutdown=5, lifespan="on",
+        timeout_graceful_shutdown=5, lifespan="on", proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list,
     )  # fmt: skip
 
 
