@@ -44,7 +44,7 @@ from jobgate.store.migrate import upgrade
 from jobgate.store.peers import peers_for
 
 log = logging.getLogger(__name__)
-BATCH_WORKERS = 8  # below the store's pool of 10 connections
+BATCH_WORKERS = 8  # below the store's default pool of 10 connections
 
 
 @dataclass
@@ -66,7 +66,10 @@ class Components:
 def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
     """Wire the store, the service layer and the runner pool; start nothing."""
     pooled = settings.direct_database_url is not None  # database_url then goes through a transaction pooler
-    engine = make_engine(settings.database_url, background_checkpoint=serving, transaction_pooler=pooled)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        background_checkpoint=serving, transaction_pooler=pooled,
+    )  # fmt: skip
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     # PostgreSQL behind a transaction-mode pooler (PgBouncer): a direct URL for what needs a session of its
     # own (LISTEN, the migrations' advisory lock); unset: database_url serves for everything
     direct_database_url: str | None = None
+    # connections one process keeps (pool) and may open beyond them under load (overflow); on PostgreSQL each
+    # process also holds 2 of its own (LISTEN, NOTIFY): keep Σ processes × (pool + overflow + 2) ≤ max_connections
+    db_pool_size: int = Field(10, ge=1, le=1000)
+    db_max_overflow: int = Field(20, ge=0, le=1000)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     runners: int = Field(2, ge=0, le=256)

@@ -32,18 +32,25 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, background_checkpoint: bool = False, transaction_pooler: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    background_checkpoint: bool = False,
+    transaction_pooler: bool = False,
 ) -> Engine:
     """An engine for `url`. With `background_checkpoint` (SQLite), commits never run a WAL checkpoint
     themselves; `start_checkpointer` must then run one off the request path. With `transaction_pooler`
     (PostgreSQL behind PgBouncer in transaction mode), psycopg never prepares statements on the server: the
-    next transaction may run on another server connection, which does not know them (PgBouncer < 1.21)."""
+    next transaction may run on another server connection, which does not know them (PgBouncer < 1.21).
+    A process holds at most pool_size + max_overflow (default 2 × pool_size) connections of this engine."""
     url = normalize_url(url)
+    overflow = pool_size * 2 if max_overflow is None else max_overflow
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, background_checkpoint)
     connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
     return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True,
+        url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True, hide_parameters=True,
         connect_args=connect_args,
     )  # fmt: skip
 
