@@ -49,10 +49,17 @@ def make_engine(
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, background_checkpoint)
     connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
-    return create_engine(
+    engine = create_engine(
         url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True, hide_parameters=True,
         connect_args=connect_args,
     )  # fmt: skip
+
+    @event.listens_for(engine, "checkin")
+    def _transactions_again(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        if dbapi_conn is not None and not dbapi_conn.closed and dbapi_conn.autocommit:
+            dbapi_conn.autocommit = False  # a read unit of work's setting (begin_transaction) never outlives it
+
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -159,13 +166,17 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
 def begin_transaction(engine: Engine, driver: Any, write: bool) -> None:
     """Begin a unit of work's transaction on its DBAPI connection. SQLite: a write transaction takes the
     write lock up front (BEGIN IMMEDIATE), so a read-then-write never fails with SQLITE_BUSY on lock
-    upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): the driver
-    begins on the first statement."""
+    upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): a write
+    transaction begins on the first statement; a read unit of work runs in autocommit, each statement on its
+    own snapshot, which saves the BEGIN and ROLLBACK round trips (half of a GetJobStatus's); the pool turns
+    autocommit off again when the connection comes back."""
     if is_sqlite(engine):
         if write:
             with _write_gate(engine):  # closed only while the checkpointer restarts the WAL
                 pass
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    elif driver.autocommit is write:
+        driver.autocommit = not write
 
 
 _gates: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()
