@@ -146,7 +146,8 @@ def _scaling_doc(results: dict[str, Any], section: dict[str, Any], model: dict[s
         f"**{per[CANCEL]:,.0f}/s** at c={section['connections']}; two (`--workers 2`): {two[STATUS]:,.0f}/s and "
         f"{two[CANCEL]:,.0f}/s.",
         f"- Each GetJobStatus costs the database {trips[STATUS]} round trips, each CancelJob {trips[CANCEL]} "
-        "(pre-ping, BEGIN, the statements, COMMIT/ROLLBACK; see PERFORMANCE.md, PostgreSQL).",
+        "(GetJobStatus: the pool's pre-ping and one SELECT, in autocommit; CancelJob: pre-ping, BEGIN, SELECT, "
+        "the compare-and-set UPDATE, the history INSERT, COMMIT; see *Measured* below).",
         f"- Two worker processes drain trivial jobs at **{model['claims_2_workers']:,.0f} jobs/s** (best "
         f"measured setting; all: {rates}).",
     ]
@@ -191,6 +192,10 @@ def _scaling_doc(results: dict[str, Any], section: dict[str, Any], model: dict[s
         f"defaults {POOL}. Keep Σ ≤ `max_connections` ({section.get('max_connections', '?')} here) minus reserved; "
         "beyond ~100 connections put PgBouncer (transaction mode) in front, with `JOBGATE_DIRECT_DATABASE_URL` "
         "for the 2 session connections per process (README, Scale-out).",
+        "",
+        "## Measured (the PostgreSQL section of the bench)",
+        "",
+        *performance_lines(results),
         "",
         "## What to watch in `/metrics` as it approaches",
         "",

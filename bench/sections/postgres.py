@@ -16,6 +16,7 @@ drain a queue, beside procrastinate; plus the statements and round trips of each
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -378,7 +379,7 @@ def _claims(ctx: Context, count: int) -> dict[str, Any]:
     return {
         "jobs": count,
         "workers": CLAIM_WORKERS,
-        "jobs_per_s": {case: round(sorted(rates)[len(rates) // 2], 1) for case, rates in results.items()},
+        "jobs_per_s": {case: round(statistics.median(rates), 1) for case, rates in results.items()},
         "all": {case: [round(r, 1) for r in rates] for case, rates in results.items()},
     }
 

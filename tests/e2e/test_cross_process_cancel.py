@@ -6,8 +6,6 @@ subprocess (the runners). The worker's fallback poll is set to 2 s, so a cancel 
 by notification. Timing goals live in the bench; the bound asserted here is generous."""
 
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,33 +17,12 @@ from jobgate.app import Components
 from jobgate.domain.model import Actor, JobSpec
 from jobgate.domain.states import JobState
 from support import postgres
+from support.deploy import Worker
 from support.factories import components, settings_for, user_actor
-from support.server import jobgate_env
 from support.wait import wait_until
 
 FALLBACK_POLL_S = 2.0
 ROUNDS = 40
-
-
-class Worker:
-    """`jobgate worker` as a subprocess."""
-
-    def __init__(self, url: str, log_path: Path, **env: object) -> None:
-        overrides = {"JOBGATE_DATABASE_URL": url, "JOBGATE_RUNNERS": 2, "JOBGATE_DATA_DIR": log_path.parent, **env}
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jobgate", "worker"], env=jobgate_env(overrides), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -59,7 +36,9 @@ def canceller(pg_url: str, tmp_path: Path) -> Iterator[tuple[Components, Actor]]
 
 @pytest.fixture
 def worker(pg_url: str, tmp_path: Path, canceller: tuple[Components, Actor]) -> Iterator[Worker]:
-    started = Worker(pg_url, tmp_path / "worker.log", JOBGATE_CANCEL_POLL_S=FALLBACK_POLL_S)
+    env = {"JOBGATE_DATABASE_URL": pg_url, "JOBGATE_RUNNERS": 2, "JOBGATE_DATA_DIR": tmp_path,
+           "JOBGATE_CANCEL_POLL_S": FALLBACK_POLL_S}  # fmt: skip
+    started = Worker(env, tmp_path / "worker.log").start()
     yield started
     started.kill()
 
