@@ -207,6 +207,11 @@ def _scaling_doc(results: dict[str, Any], section: dict[str, Any], model: dict[s
         "- `rate(jobgate_transitions_total[1m])`: the job write rate the database carries (× ~2 statements).",
         '- `jobgate_transitions_total{action="fail"}` and `{action="requeue"}` rising = runners dying or '
         "losing their heartbeat (database unreachable, connection limit hit).",
+        '- `jobgate_db_connections{state="in_use"}` near `size` + `overflow`: requests and runners wait for a '
+        "connection (raise the pool, within the connection budget above).",
+        "- `jobgate_peer_listening` 0 for more than a second or two: cross-process cancels fall back to polling "
+        '(`JOBGATE_CANCEL_POLL_S`); `jobgate_peer_messages{direction="heard"}` flat while other processes send: '
+        "notifications are not arriving.",
         "- Beside jobgate: PostgreSQL `numbackends` vs `max_connections`, `xact_commit` rate, and CPU.",
         "",
     ]

@@ -39,9 +39,9 @@ from jobgate.services import (
 )
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
-from jobgate.store.engine import is_sqlite, start_checkpointer
+from jobgate.store.engine import is_sqlite, pool_figures, start_checkpointer
 from jobgate.store.migrate import upgrade
-from jobgate.store.peers import peers_for
+from jobgate.store.peers import PgPeers, peers_for
 
 log = logging.getLogger(__name__)
 BATCH_WORKERS = 8  # below the store's default pool of 10 connections
@@ -56,6 +56,7 @@ class Components:
     identity: Identity
     pool: RunnerPool
     metrics: ops.Metrics
+    peers: PgPeers | None = None  # PostgreSQL: LISTEN/NOTIFY between processes
 
     @property
     def services(self) -> Services:
@@ -103,7 +104,7 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         peers=peers, cancel_poll_s=settings.cancel_poll_s,
     )  # fmt: skip
     jobs.attach(executor=pool, signal=pool.board, submitted=pool, peers=peers)
-    return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
+    return Components(settings, engine, jobs, runner_service, identity, pool, metrics, peers)
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
@@ -162,6 +163,20 @@ def create_app(
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
+    parts.metrics.watch(
+        "jobgate_db_connections", "This process's database pool: connections in use, idle; its size and overflow",
+        "state", lambda: pool_figures(parts.engine),
+    )  # fmt: skip
+    if parts.peers is not None:
+        peers = parts.peers
+        parts.metrics.watch(
+            "jobgate_peer_listening", "1 while the LISTEN session for other processes' cancels and new jobs is open",
+            None, lambda: {"": 1.0 if peers.connected.is_set() else 0.0},
+        )  # fmt: skip
+        parts.metrics.watch(
+            "jobgate_peer_messages", "Cancels and new jobs told to (sent) and heard from (heard) other processes",
+            "direction", lambda: {"sent": float(peers.sent), "heard": float(peers.heard)},
+        )  # fmt: skip
     access = access_log(settings, parts.metrics)
 
     @contextlib.asynccontextmanager

@@ -88,6 +88,12 @@ def test_the_wsdl_names_the_https_address_and_zeep_runs_the_cycle_through_haprox
     ids = casjobs_cycle(jobs, deployment.alice)
     assert ids["finished"] != ids["cancelled"]
 
+    with deployment.https() as client:
+        metrics = client.get("/metrics").text  # from whichever server HAProxy picks: both submitted and listen
+    assert "jobgate_peer_listening 1.0" in metrics
+    assert 'jobgate_db_connections{state="in_use"}' in metrics
+    assert 'jobgate_peer_messages{direction="sent"}' in metrics
+
 
 def test_the_forms_believe_forwarded_headers_from_the_trusted_proxy_only(deployment: Deployment) -> None:
     server = deployment.servers[0]

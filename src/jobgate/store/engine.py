@@ -62,6 +62,16 @@ def make_engine(
     return engine
 
 
+def pool_figures(engine: Engine) -> dict[str, float]:
+    """The connections of this process's pool: in use, idle, and the pool's size and overflow limit."""
+    pool: Any = engine.pool
+    figures: dict[str, float] = {}
+    for name, method in (("in_use", "checkedout"), ("idle", "checkedin"), ("overflow", "overflow"), ("size", "size")):
+        if hasattr(pool, method):
+            figures[name] = float(getattr(pool, method)())
+    return figures
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
