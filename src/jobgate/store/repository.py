@@ -71,19 +71,24 @@ _SETTABLE = ("rows", "result", "error", "output_loc", "runner_id", "started_at",
 
 
 @cache
-def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False) -> Update:
+def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False, lock_first: bool = False) -> Update:
     """The compare-and-set UPDATE for one shape of change (which columns it sets), built once; `many`
-    moves every listed job that is still in the expected state and returns only ids and versions."""
+    moves every listed job that is still in the expected state and returns only ids and versions.
+    `lock_first` (PostgreSQL): the rows are locked in id order before they change, as heartbeats and other
+    bulk moves lock them, so two bulk moves never deadlock (`= ANY(ARRAY(…))`: an `IN (subquery)` here
+    plans a semi-join that is 4× slower on 10,000 jobs)."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in ("state", "state_changed_at", *columns)}
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
     which: ColumnElement[bool]
-    if many:  # PostgreSQL: lock the rows in id order first, as heartbeats and other bulk moves do (no deadlock)
+    if many and lock_first:
         listed = select(jobs.c.id).where(
             jobs.c.id.in_(bindparam("b_ids", expanding=True)), jobs.c.state == bindparam("b_expected")
         )
-        which = jobs.c.id.in_(listed.order_by(jobs.c.id).with_for_update())
+        which = jobs.c.id == func.any(func.array(listed.order_by(jobs.c.id).with_for_update().scalar_subquery()))
+    elif many:
+        which = jobs.c.id.in_(bindparam("b_ids", expanding=True))
     else:
         which = jobs.c.id == bindparam("b_id")
     where = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
@@ -215,7 +220,7 @@ class SqlJobRepository(_Repository):
         for group in groups.values():
             first = group[0]
             columns, params = _change_params(first, now)
-            cas = _cas(columns, first.change.release_attempt, many=True)
+            cas = _cas(columns, first.change.release_attempt, many=True, lock_first=self._conn.dialect.name != "sqlite")
             for start in range(0, len(group), _BATCH):
                 ids = [move.job_id for move in group[start : start + _BATCH]]
                 rows = self._conn.execute(cas, params | {"b_ids": ids}).all()
