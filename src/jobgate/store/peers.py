@@ -101,7 +101,7 @@ class PgPeers:
                     for payload in self._payloads(messages):
                         conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
                     self.sent += len(messages)
-            except psycopg.Error as exc:  # lost: runners elsewhere still poll
+            except Exception as exc:  # lost: runners elsewhere still poll (and this thread must live on)
                 log.warning("could not notify other processes (%d messages): %s", len(messages), exc)
                 if conn is not None:
                     conn.close()
@@ -165,15 +165,17 @@ class PgPeers:
             self._closed.wait(RECONNECT_S)
 
     def _dispatch(self, payload: str, canceling: Heard, submitted: Heard) -> None:
-        origin, kind, *ids = payload.split(" ")
+        origin, _, rest = payload.partition(" ")
+        kind, _, listed = rest.partition(" ")
         if origin == self._origin:
             return
         heard = canceling if kind == CANCELING else submitted if kind == SUBMITTED else None
         if heard is None:
             return
-        for job_id in ids:
-            self.heard += 1
-            heard(int(job_id))
+        for job_id in listed.split():
+            if job_id.isdigit():  # anything else on the channel is not ours: ignored
+                self.heard += 1
+                heard(int(job_id))
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Send what is queued, stop listening."""
