@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, Update, bindparam, case, func, insert, literal, null, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobgate.domain.model import Channel, Job, JobEvent, JobFilter, JobSpec, Transition, User
@@ -55,6 +55,20 @@ _CLAIM = (
     )
     .returning(*jobs.c)
 )
+_CLAIMED = _CLAIM.cte("claimed")
+_CLAIM_LOGGED = select(_CLAIMED).add_cte(  # PostgreSQL: the claim and its `start` event in one statement
+    insert(job_events)
+    .from_select(
+        ["job_id", "seq", "stage", "status", "from_state", "to_state", "at", "actor", "protocol", "reason"],
+        select(
+            _CLAIMED.c.id, _CLAIMED.c.version, literal("start"), literal("ok"), literal(JobState.SUBMITTED.value),
+            literal(JobState.EXECUTING.value), bindparam("b_now", type_=job_events.c.at.type), literal("system"),
+            literal(Channel.RUNNER.value),
+            case((_CLAIMED.c.attempts == 1, null()), else_=func.concat("attempt ", _CLAIMED.c.attempts)),
+        ),
+    )
+    .cte("claim_logged")
+)  # fmt: skip
 _USER_BY_NAME = select(users).where(users.c.name == bindparam("b_name"))
 _USER_BY_ALIAS = (
     select(users)
@@ -97,6 +111,23 @@ def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False, lo
 
 
 _EVENT_COLUMNS: Final = tuple(column.key for column in job_events.c if not column.primary_key)  # what _APPEND sets
+
+
+@cache
+def _cas_logged(columns: tuple[str, ...], release_attempt: bool) -> Select[Any]:
+    """PostgreSQL: the compare-and-set and its history row in one statement (one round trip, not two): the
+    UPDATE … RETURNING feeds an INSERT in a data-modifying CTE; the moved row is returned as by _cas."""
+    moved = _cas(columns, release_attempt).cte("moved")
+    given = [name for name in _EVENT_COLUMNS if name not in ("job_id", "seq")]
+    values = [bindparam(f"e_{name}", type_=job_events.c[name].type) for name in given]
+    logged = (
+        insert(job_events)
+        .from_select(["job_id", "seq", *given], select(moved.c.id, moved.c.version, *values))
+        .cte("logged")
+    )
+    return select(moved).add_cte(logged)
+
+
 _BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
 
 
@@ -159,6 +190,7 @@ class _Repository:
     def __init__(self, link: Link) -> None:
         self._link = link
         self._lean = link.lean
+        self._fused = link.lean.dialect_name == "postgresql"  # CAS + history row in one statement
 
     @property
     def _conn(self) -> Connection:
@@ -206,6 +238,11 @@ class SqlJobRepository(_Repository):
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
+        if self._fused:
+            event = {f"e_{name}": value for name, value in _event_row(move, 0, now).items()}
+            fused = _cas_logged(columns, move.change.release_attempt)
+            row = self._lean.first(fused, params | event | {"b_id": move.job_id})
+            return None if row is None else _job(row)
         row = self._lean.first(_cas(columns, move.change.release_attempt), params | {"b_id": move.job_id})
         if row is None:
             return None
@@ -262,7 +299,11 @@ class SqlJobRepository(_Repository):
         return [_event(row) for row in self._conn.execute(_EVENTS, {"b_id": job_id})]
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
-        row = self._conn.execute(_CLAIM, {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}).first()
+        values = {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}
+        if self._fused:
+            claimed = self._conn.execute(_CLAIM_LOGGED, values).first()
+            return None if claimed is None else _job(claimed)
+        row = self._conn.execute(_CLAIM, values).first()
         if row is None:
             return None
         reason = None if row.attempts == 1 else f"attempt {row.attempts}"
