@@ -26,8 +26,10 @@ def performance_lines(results: dict[str, Any]) -> Iterator[str]:
     yield (
         f"PostgreSQL {results.get('machine', {}).get('postgresql', '?')} on the same machine (it shares the cores). "
         f"CasJobs SOAP 1.1 at c={section['connections']}, {section['jobs']:,} Executing jobs; req/s (median) · "
-        "p50/p99 ms; ratio to E_pg in the same run. jobgate-1 and E_pg are pinned to the server CPU; jobgate-2 "
-        "(`serve --workers 2`) is not.\n"
+        "p50/p99 ms; ratio to E_pg in the same run. jobgate-1, jobgate-1-inline and E_pg are pinned to the server "
+        "CPU; jobgate-2 (`serve --workers 2`) is not. jobgate-1-inline is jobgate-1 with "
+        "`JOBGATE_INLINE_HOT_PATH=on`: the hot calls run on the event loop as E_pg's do (the default on "
+        "PostgreSQL runs each in a worker thread, so a slow database never stalls the loop).\n"
     )
     yield "| server | " + " | ".join(TITLES[k] for k in (STATUS, CANCEL)) + " |\n|---|---|---|"
     for name, by in req.items():
@@ -128,6 +130,26 @@ def _plot(model: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _inline_note(section: dict[str, Any]) -> list[str]:
+    req = section["requests"]
+    if "jobgate-1-inline" not in req:
+        return [""]
+    inline, pooled, ref = req["jobgate-1-inline"], req["jobgate-1"], req["E_pg"]
+    return [
+        "",
+        f"- **The thread hop is most of the gap to E_pg**: the same process with `JOBGATE_INLINE_HOT_PATH=on` "
+        f"answers GetJobStatus at {inline[STATUS]['rps']:,.0f}/s ({inline[STATUS]['rps'] / ref[STATUS]['rps']:.2f}× "
+        f"E_pg; default {pooled[STATUS]['rps']:,.0f}/s) but CancelJob at only {inline[CANCEL]['rps']:,.0f}/s "
+        f"(default {pooled[CANCEL]['rps']:,.0f}/s): inline, each commit's WAL flush holds the event loop, while "
+        "threads let PostgreSQL group the commits. It is not the PostgreSQL default for that reason, and because "
+        "with the database a network hop away, or a CancelJob waiting for a row a runner holds, every request of "
+        "the process would wait. Worth it only with PostgreSQL near (sub-millisecond round trips) and a load of "
+        "mostly status reads; the lever that would keep both is running the reads inline and the writes in "
+        "threads (not built).",
+        "",
+    ]
+
+
 def _scaling_doc(results: dict[str, Any], section: dict[str, Any], model: dict[str, Any]) -> str:
     per, two, trips = model["per_process"], model["two"], model["statements"]
     claims = section.get("claims", {})
@@ -167,6 +189,7 @@ def _scaling_doc(results: dict[str, Any], section: dict[str, Any], model: dict[s
         )
     lines += [
         "",
+        *_inline_note(section),
         "## N API hosts, M worker hosts",
         "",
         "API processes share nothing but the database, so N of them (one per core) deliver about N × the "

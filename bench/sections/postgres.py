@@ -2,7 +2,8 @@
 drain a queue, beside procrastinate; plus the statements and round trips of each hot operation.
 
 1. Requests: CasJobs GetJobStatus and CancelJob (SOAP 1.1, wrk, c=16) against `jobgate serve` (1 process,
-   pinned to the server CPU), `jobgate serve --workers 2` (unpinned: it needs both cores) and E_pg (raw ASGI +
+   pinned to the server CPU), `jobgate serve --workers 2` (unpinned: it needs both cores), the single process
+   with JOBGATE_INLINE_HOT_PATH=on (jobgate-1-inline) and E_pg (raw ASGI +
    hardened lxml + the same statements through psycopg with a pool of 10, pinned like jobgate-1), repetitions
    interleaved, on one schema of Executing jobs (CancelJob runs are undone between runs).
 2. Claims: 10,000 trivial jobs drained by 2 worker processes: `jobgate worker` (`sleep` 0 s jobs, inserted by
@@ -152,6 +153,11 @@ def _requests(ctx: Context, url: str, jobs: int) -> tuple[dict[str, Any], dict[s
     servers = {
         "jobgate-1": start_jobgate("pg-jobgate-1", env, ctx.logs, SERVER_CPU),
         "jobgate-2": start_jobgate("pg-jobgate-2", env, ctx.logs, None, workers=2),
+        # the same process with the hot calls run on the event loop, as E_pg runs them (not the PostgreSQL default:
+        # a call then holds the loop for its round trips)
+        "jobgate-1-inline": start_jobgate(
+            "pg-jobgate-1-inline", {**env, "JOBGATE_INLINE_HOT_PATH": "on"}, ctx.logs, SERVER_CPU
+        ),
         "E_pg": start_reference_pg("E", url, BENCH_USER, ctx.logs, SERVER_CPU),
     }
     samples: dict[tuple[str, str], list[Sample]] = defaultdict(list)
