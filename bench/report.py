@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from bench import plot
+from bench import plot, scaling
 from bench.plan import workloads
 from bench.sections.throughput import CONFIGS, JOBGATE, REFERENCES
 from bench.targets import verdicts
@@ -311,6 +311,10 @@ def render(results: dict[str, Any]) -> str:
         ("Bulk cancel", _bulk(results)),
         ("Multi-core", _multicore(results)),
         ("Credential-cache expiry under load", _cache_expiry(results)),
+        (
+            "PostgreSQL: one and two processes beside E_pg, claims beside procrastinate",
+            scaling.performance_lines(results),
+        ),
         ("Machine", _machine(results)),
         ("Method notes", iter([METHOD])),
     ]
@@ -377,4 +381,5 @@ def write(results: dict[str, Any], directory: Path) -> list[Path]:
     written = [doc]
     if "results" in results.get("throughput", {}):
         written.append(plot.throughput(results["throughput"], directory / "perf-throughput.png"))
+    written += scaling.write(results, directory)
     return written

@@ -23,7 +23,7 @@ from typing import Any, Final
 from bench import machine, report, store
 from bench.plan import Plan
 from bench.runs import Context
-from bench.sections import bulk, cache_expiry, cancel_latency, multicore, scaling, throughput
+from bench.sections import bulk, cache_expiry, cancel_latency, multicore, postgres, scaling, throughput
 
 SECTIONS: Final[dict[str, Callable[[Context], dict[str, Any]]]] = {
     "throughput": throughput.run,
@@ -32,6 +32,7 @@ SECTIONS: Final[dict[str, Callable[[Context], dict[str, Any]]]] = {
     "bulk": bulk.run,
     "multicore": multicore.run,
     "cache-expiry": cache_expiry.run,
+    "postgres": postgres.run,
 }
 RESULTS: Final = machine.REPO / "bench" / "results"
 

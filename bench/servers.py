@@ -129,6 +129,16 @@ def start_reference(config: str, db_path: Path, account: Account, log_dir: Path,
     return wait_ready(launch(f"ref-{config}", argv, clean_env({}), log_dir, cpus))
 
 
+def start_reference_pg(config: str, url: str, account: Account, log_dir: Path, cpus: str | None) -> Server:
+    """A reference configuration on a PostgreSQL store (E_pg: the same statements through psycopg, pooled)."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "bench.refs.serve", config, f"--port={port}", f"--url={url}",
+        f"--user={account.wsid}:{account.password}:{account.name}",
+    ]  # fmt: skip
+    return wait_ready(launch(f"ref-{config}-pg", argv, clean_env({}), log_dir, cpus))
+
+
 def start_all(starters: Mapping[K, Callable[[], Server]]) -> dict[K, Server]:
     """Start several servers; if one fails, stop the ones already started and re-raise."""
     started: dict[K, Server] = {}

@@ -1,6 +1,8 @@
 """Run one reference configuration under uvicorn (1 worker, no access log, graceful shutdown 2 s).
 
-python -m bench.refs.serve {A,D,D2,E} --port P --db PATH --user WSID:PW:NAME [--user …]
+python -m bench.refs.serve {A,D,D2,E} --port P (--db PATH | --url POSTGRESQL_URL) --user WSID:PW:NAME [--user …]
+
+With --url (E_pg), the same statements go to PostgreSQL through psycopg 3 with SQLAlchemy's pool of 10.
 """
 
 import argparse
@@ -8,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import uvicorn
+from sqlalchemy import create_engine
 
 from bench.refs import hand, raw, spyneref
 from bench.refs.common import JobTable, Users, sqlite_engine
@@ -24,10 +27,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", choices=sorted(CONFIGS))
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--db", required=True, help="SQLite file holding jobgate's jobs table")
+    parser.add_argument("--db", help="SQLite file holding jobgate's jobs table")
+    parser.add_argument("--url", help="or a PostgreSQL URL (postgresql+psycopg://…) of a jobgate store")
     parser.add_argument("--user", action="append", default=[], help="WSID:PASSWORD:NAME (repeatable)")
     args = parser.parse_args()
-    jobs = JobTable(sqlite_engine(args.db))
+    jobs = JobTable(create_engine(args.url, pool_size=10) if args.url else sqlite_engine(args.db))
     app = _with_readiness(CONFIGS[args.config](jobs, Users.parse(args.user)))
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, workers=1, access_log=False, log_level="warning",

@@ -39,11 +39,12 @@ from jobgate.services import (
 )
 from jobgate.store import SqlUnitOfWorkFactory, make_engine
 from jobgate.store.credentials import Argon2Hasher
-from jobgate.store.engine import is_sqlite, start_checkpointer
+from jobgate.store.engine import is_sqlite, pool_figures, start_checkpointer
 from jobgate.store.migrate import upgrade
+from jobgate.store.peers import PgPeers, peers_for
 
 log = logging.getLogger(__name__)
-BATCH_WORKERS = 8  # below the store's pool of 10 connections
+BATCH_WORKERS = 8  # below the store's default pool of 10 connections
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Components:
     identity: Identity
     pool: RunnerPool
     metrics: ops.Metrics
+    peers: PgPeers | None = None  # PostgreSQL: LISTEN/NOTIFY between processes
 
     @property
     def services(self) -> Services:
@@ -64,7 +66,11 @@ class Components:
 
 def build(settings: Settings, runners: int | None = None, *, serving: bool = False) -> Components:
     """Wire the store, the service layer and the runner pool; start nothing."""
-    engine = make_engine(settings.database_url, background_checkpoint=serving)
+    pooled = settings.direct_database_url is not None  # database_url then goes through a transaction pooler
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        background_checkpoint=serving, transaction_pooler=pooled,
+    )  # fmt: skip
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
@@ -92,11 +98,13 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     )
     ctx = TaskContext(settings.data_dir, settings.cancel_grace_s, limits)
     count = settings.runners if runners is None else runners
+    peers = peers_for(engine, settings.direct_database_url)  # PostgreSQL: LISTEN/NOTIFY between processes
     pool = RunnerPool(
-        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock
-    )
-    jobs.attach(executor=pool, signal=pool.board, submitted=pool)
-    return Components(settings, engine, jobs, runner_service, identity, pool, metrics)
+        runner_service, task_table(settings), ctx, count, quick_places=settings.quick_runners, clock=clock,
+        peers=peers, cancel_poll_s=settings.cancel_poll_s,
+    )  # fmt: skip
+    jobs.attach(executor=pool, signal=pool.board, submitted=pool, peers=peers)
+    return Components(settings, engine, jobs, runner_service, identity, pool, metrics, peers)
 
 
 def task_table(settings: Settings) -> dict[str, Task]:
@@ -131,7 +139,7 @@ def create_app(
     parts = components or build(settings, serving=True)
     served = registry() if dialects is None else tuple(dialects)
     if migrate:
-        upgrade(parts.engine)
+        upgrade(parts.engine, direct_url=settings.direct_database_url)
     inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
@@ -155,6 +163,20 @@ def create_app(
     index = [ops.IndexSection(dialect.title, dialect.description, part.links) for dialect, part in mounted]
     openapi = ops.openapi_document(dialect.openapi() for dialect in served if dialect.openapi is not None)
     parts.metrics.watch_jobs(parts.jobs)
+    parts.metrics.watch(
+        "jobgate_db_connections", "This process's database pool: connections in use, idle; its size and overflow",
+        "state", lambda: pool_figures(parts.engine),
+    )  # fmt: skip
+    if parts.peers is not None:
+        peers = parts.peers
+        parts.metrics.watch(
+            "jobgate_peer_listening", "1 while the LISTEN session for other processes' cancels and new jobs is open",
+            None, lambda: {"": 1.0 if peers.connected.is_set() else 0.0},
+        )  # fmt: skip
+        parts.metrics.watch(
+            "jobgate_peer_messages", "Cancels and new jobs told to (sent) and heard from (heard) other processes",
+            "direction", lambda: {"sent": float(peers.sent), "heard": float(peers.heard)},
+        )  # fmt: skip
     access = access_log(settings, parts.metrics)
 
     @contextlib.asynccontextmanager

@@ -63,7 +63,7 @@ def _components(database_url: str | None, runners: int = 0) -> Iterator[Any]:
     parts = build(settings(database_url=database_url), runners=runners)
     try:
         try:
-            upgrade(parts.engine)
+            upgrade(parts.engine, direct_url=parts.settings.direct_database_url)
         except Exception as exc:  # unreachable database, bad URL: one line, not a traceback
             fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         yield parts
@@ -161,12 +161,7 @@ def job_list(
     database_url: DbUrl = None,
 ) -> None:
     """List jobs, oldest first."""
-    states = None
-    if status is not None:
-        match = [s for s in JobState if s.value.lower() == status.lower()]
-        if not match:
-            fail(f"unknown state {status!r}; one of {', '.join(s.value for s in JobState)}")
-        states = frozenset(match)
+    states = None if status is None else frozenset({_state(status)})
     with _components(database_url) as parts:
         found = parts.jobs.list_jobs(OPERATOR, JobFilter(owner=owner, states=states))
         if as_json:
@@ -201,15 +196,51 @@ def job_show(
 
 @job_cli.command("cancel")
 def job_cancel(
-    job_id: Annotated[int, typer.Argument(metavar="ID", help="Job id.")],
-    reason: Annotated[str | None, typer.Option(help="Why; kept in the job's history.")] = None,
+    job_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="Job id (or select jobs with --owner).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Bulk: cancel this user's jobs (with the filters below).")] = None,
+    state: Annotated[
+        list[str] | None, typer.Option(help="Bulk: only jobs in this state (repeatable; e.g. Submitted).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Bulk: only jobs of this project.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; kept in each job's history.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Bulk: count the jobs, change nothing.")] = False,
     database_url: DbUrl = None,
 ) -> None:
-    """Cancel a job as the operator: Submitted → Cancelled, Executing → Canceling (the runner ends it)."""
+    """Cancel a job as the operator: Submitted → Cancelled, Executing → Canceling (the runner ends it). With
+    --owner instead of an ID: every cancellable job of that owner the filters select; prints the number."""
+    if (job_id is None) == (owner is None):
+        fail("give a job ID or --owner NAME (not both)")
+    if job_id is None:
+        assert owner is not None
+        _cancel_by_filter(owner, state, project, reason, dry_run, database_url)
+        return
+    if state or project is not None or dry_run:
+        fail("--state, --project and --dry-run select jobs for --owner; not with a job ID")
     with _components(database_url) as parts:
         outcome = guarded(lambda: parts.jobs.cancel(OPERATOR, job_id, reason))
         change = f"{outcome.prior} → {outcome.current}" if outcome.changed else f"already {outcome.current}"
         typer.echo(f"job {job_id}: {change}")
+
+
+def _cancel_by_filter(
+    owner: str, states: list[str] | None, project: str | None, reason: str | None, dry_run: bool, url: str | None
+) -> None:
+    """Prints the number of jobs matched: with --dry-run those a cancel would move now, else those it moved."""
+    where = JobFilter(owner=owner, states=frozenset(map(_state, states)) if states else None, project=project)
+    with _components(url) as parts:
+        if parts.identity.user(owner) is None:
+            fail(f"no user {owner}")
+        if dry_run:
+            typer.echo(len(parts.jobs.cancellable(OPERATOR, where)))
+            return
+        typer.echo(len(parts.jobs.cancel_many(OPERATOR, where, reason)))
+
+
+def _state(name: str) -> JobState:
+    match = [s for s in JobState if s.value.lower() == name.lower()]
+    if not match:
+        fail(f"unknown state {name!r}; one of {', '.join(s.value for s in JobState)}")
+    return match[0]
 
 
 def stamp(at: datetime | None) -> str | None:

@@ -14,6 +14,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBGATE_", extra="ignore")
 
     database_url: str = "sqlite:///jobgate.db"
+    # PostgreSQL behind a transaction-mode pooler (PgBouncer): a direct URL for what needs a session of its
+    # own (LISTEN, the migrations' advisory lock); unset: database_url serves for everything
+    direct_database_url: str | None = None
+    # connections one process keeps (pool) and may open beyond them under load (overflow); on PostgreSQL each
+    # process also holds 2 of its own (LISTEN, NOTIFY): keep Σ processes × (pool + overflow + 2) ≤ max_connections
+    db_pool_size: int = Field(10, ge=1, le=1000)
+    db_max_overflow: int = Field(20, ge=0, le=1000)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     runners: int = Field(2, ge=0, le=256)
@@ -22,11 +29,16 @@ class Settings(BaseSettings):
     test_forms: Literal["local", "on", "off"] = "local"
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     public_url: str | None = None
+    # addresses (or CIDR networks) whose X-Forwarded-For/-Proto are believed, comma-separated; empty: nobody's
+    trusted_proxies: str = ""
     # extensions beyond the fixed contract (documented in the README)
     workers: int = Field(1, ge=1, le=64)
     commands: dict[str, list[str]] = Field(default_factory=dict)
     contexts: dict[str, str] = Field(default_factory=dict)
     heartbeat_s: float = Field(1.0, gt=0)
+    # how often a runner process reads the states of the jobs it holds: the fallback path of a cancel made in
+    # another process (PostgreSQL's NOTIFY brings it in milliseconds; this covers a lost notification)
+    cancel_poll_s: float = Field(0.05, ge=0.05, le=60)
     stale_after_s: float = Field(5.0, gt=0)
     cancel_margin_s: float = Field(5.0, ge=0)
     quick_timeout_s: float = Field(60.0, gt=0)  # queue "quick" and every synchronous job
@@ -68,6 +80,22 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("JOBGATE_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"JOBGATE_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return ",".join(filter(None, (part.strip() for part in value.split(","))))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @field_validator("commands")
     @classmethod

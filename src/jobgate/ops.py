@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -72,6 +72,19 @@ class _JobsByState(Collector):
         yield family
 
 
+class _Gauges(Collector):
+    """Figures read when /metrics is scraped: label values → value."""
+
+    def __init__(self, name: str, text: str, labels: Sequence[str], read: Callable[[], Mapping[str, float]]) -> None:
+        self._name, self._text, self._labels, self._read = name, text, list(labels), read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self._name, self._text, labels=self._labels)
+        for label, value in self._read().items():
+            family.add_metric([label] if self._labels else [], value)
+        yield family
+
+
 class Metrics:
     """One registry per app (no process-global state), scraped at /metrics."""
 
@@ -105,6 +118,10 @@ class Metrics:
 
     def watch_jobs(self, jobs: JobService) -> None:
         self.registry.register(_JobsByState(jobs))
+
+    def watch(self, name: str, text: str, label: str | None, read: Callable[[], Mapping[str, float]]) -> None:
+        """A gauge family read at each scrape (with `label`: one series per key; without: the value of key "")."""
+        self.registry.register(_Gauges(name, text, [label] if label else [], read))
 
 
 class RequestContext:

@@ -20,10 +20,13 @@ def _config(settings: Settings, migrate: bool) -> uvicorn.Config:
 
     app = create_app(settings, migrate=migrate)
     limits = HttpLimits(settings.http_max_header_bytes, settings.http_max_headers, settings.http_read_timeout_s)
+    # the trusted-proxy rule: X-Forwarded-For/-Proto are read only from JOBGATE_TRUSTED_PROXIES (uvicorn would
+    # otherwise believe them from 127.0.0.1, or from whatever FORWARDED_ALLOW_IPS says); empty: from nobody
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=False, log_config=None,
         timeout_graceful_shutdown=5, lifespan="on", http=guarded_protocol(limits),
-        limit_concurrency=settings.max_connections,
+        limit_concurrency=settings.max_connections, proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list,
     )  # fmt: skip
 
 

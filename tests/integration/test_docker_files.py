@@ -2,9 +2,11 @@
 (the base image, CLI subcommands, settings, files in the build context, services, volumes)."""
 
 import asyncio
+import ipaddress
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from jobgate.app import create_app
 from jobgate.cli import cli
 from jobgate.config import Settings
 from support.factories import settings_for
+from support.haproxy import make_certificate
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -205,14 +208,41 @@ class TestDockerfile:
 
 # -- the compose file ---------------------------------------------------------------------------------------
 class TestCompose:
-    def test_it_has_postgres_a_server_and_a_worker(self) -> None:
+    def test_it_has_a_proxy_two_servers_two_workers_and_postgres(self) -> None:
         services = read_compose()["services"]
-        assert set(services) == {"postgres", "jobgate", "worker"}
+        assert set(services) == {"proxy", "postgres", "jobgate", "worker"}
         assert services["postgres"]["image"] == "postgres:15"
         assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
-        assert services["jobgate"]["ports"] == ["8080:8080"]
+        assert services["proxy"]["ports"] == ["8443:8443"]
+        assert "ports" not in services["jobgate"]  # reached through the proxy only
+        assert services["jobgate"]["deploy"]["replicas"] == 2
+        assert services["worker"]["deploy"]["replicas"] == 2
         assert services["worker"]["command"] == ["jobgate", "worker"]
         assert "JOBGATE_RUNNERS" in service_env(services["worker"])
+
+    def test_the_servers_trust_forwarded_headers_from_the_proxy_only(self) -> None:
+        compose = read_compose()
+        proxy = compose["services"]["proxy"]
+        address = proxy["networks"]["default"]["ipv4_address"]
+        subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+        assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+        assert service_env(compose["services"]["jobgate"])["JOBGATE_TRUSTED_PROXIES"] == address
+        assert "JOBGATE_TRUSTED_PROXIES" not in service_env(compose["services"]["worker"])
+
+    def test_the_proxy_config_is_mounted_valid_and_sends_to_the_servers(self, tmp_path: Path) -> None:
+        proxy = read_compose()["services"]["proxy"]
+        sources = {target: source for source, target in mounts(proxy)}
+        config = (DOCKER / sources["/usr/local/etc/haproxy/haproxy.cfg"]).resolve()
+        text = config.read_text()
+        assert "server-template jobgate 2 jobgate:8080" in text
+        assert "X-Forwarded-Proto https" in text
+        assert "/usr/local/etc/haproxy/certs/jobgate.pem" in text
+        assert (DOCKER / sources["/usr/local/etc/haproxy/certs"]).resolve().is_dir()
+        bundle, _cert = make_certificate(tmp_path)
+        local = tmp_path / "haproxy.cfg"  # the same file, with this machine's paths, checked by haproxy -c
+        local.write_text(text.replace("/usr/local/etc/haproxy/certs/jobgate.pem", str(bundle)))
+        check = subprocess.run(["haproxy", "-c", "-f", str(local)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
 
     def test_dependencies_name_services_and_wait_only_on_real_healthchecks(self) -> None:
         services = read_compose()["services"]

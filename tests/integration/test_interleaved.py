@@ -179,12 +179,15 @@ class TestBulkCancel:
         [cancel] = [e for e in jobs.history(ADMIN, first.id)[1] if e.stage == "cancel"]
         assert (cancel.actor, cancel.reason) == ("root", "admin")
 
-    def test_a_job_claimed_meanwhile_is_left_to_its_runner(self, pg: Store, clock: FakeClock, jobs: JobService) -> None:
+    def test_a_job_claimed_meanwhile_is_read_again_and_asked_to_stop(
+        self, pg: Store, clock: FakeClock, jobs: JobService
+    ) -> None:
         job = jobs.submit(ALICE, SLEEP)
         racer, _ = racing(pg, clock, "list_jobs", lambda: jobs.claim_next("runner-1", {"sleep"}))
-        assert racer.cancel_many(ALICE, JobFilter()) == []
-        assert jobs.states_of([job.id]) == {job.id: S.EXECUTING}
-        assert stages(jobs, job.id) == ["submit", "start"]
+        outcomes = racer.cancel_many(ALICE, JobFilter())
+        assert [(o.job.id, o.prior, o.current) for o in outcomes] == [(job.id, S.EXECUTING, S.CANCELING)]
+        assert jobs.states_of([job.id]) == {job.id: S.CANCELING}
+        assert stages(jobs, job.id) == ["submit", "start", "cancel"]
 
     def test_a_bulk_compare_and_set_that_waits_on_a_finish_in_flight_leaves_the_job_finished(
         self, pg: Store, jobs: JobService

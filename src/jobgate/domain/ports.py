@@ -1,6 +1,6 @@
 """The interfaces the job core needs from the outside world; adapters implement them."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -176,3 +176,24 @@ class ChangeListener(Protocol):
     """Hears, after each committed transition made through this process, which job changed state."""
 
     def __call__(self, job_id: int) -> None: ...
+
+
+class Peers(Protocol):
+    """Tells the other processes sharing the store at once (PostgreSQL: NOTIFY) that a job turned Canceling or
+    was queued. Best effort: a message lost costs only latency, because runners still poll the store."""
+
+    def canceling(self, job_id: int) -> None: ...
+
+    def submitted(self, job_id: int) -> None: ...
+
+
+class PeerListener(Protocol):
+    """Hears what the other processes sharing the store tell (PostgreSQL: LISTEN on a session of its own)."""
+
+    def listen(self, canceling: Callable[[int], None], submitted: Callable[[int], None]) -> None:
+        """Call these, from a thread of the listener's own, for each job another process reports; until close()."""
+        ...
+
+    def close(self) -> None:
+        """Send what is queued, stop listening."""
+        ...

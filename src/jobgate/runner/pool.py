@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from jobgate.clock import SystemClock
 from jobgate.domain.errors import TaskFailed
 from jobgate.domain.model import Job, TaskResult
-from jobgate.domain.ports import Clock, RunNow
+from jobgate.domain.ports import Clock, PeerListener, RunNow
 from jobgate.domain.states import JobState
 from jobgate.runner.cancel import SHUTDOWN, CancelBoard, CancelToken, TaskCancelled
 from jobgate.runner.lane import QuickLane, stopped_message
@@ -30,7 +30,7 @@ from jobgate.services import RunnerService
 log = logging.getLogger(__name__)
 
 CLAIM_IDLE_S = 0.25  # how often an idle runner looks for work another process queued
-CANCEL_POLL_S = 0.05  # how often held jobs' states are read: the cross-process cancel latency
+CANCEL_POLL_S = 0.05  # the monitor's tick (time limits, stuck runners); by default held jobs' states are read as often
 SWEEP_EVERY_S = 1.0
 QUICK_PLACES = 4
 
@@ -95,9 +95,13 @@ class RunnerPool:
         idle_s: float = CLAIM_IDLE_S,
         quick_places: int = QUICK_PLACES,
         clock: Clock | None = None,
+        peers: PeerListener | None = None,
+        cancel_poll_s: float = CANCEL_POLL_S,
     ) -> None:
         self._service, self._tasks, self._ctx, self._count = service, dict(tasks), ctx, runners
         self._clock = clock or SystemClock()
+        self._peers = peers  # other processes' cancels and new jobs, at once; polling stays the fallback
+        self._poll_s = max(cancel_poll_s, CANCEL_POLL_S)  # how often held jobs' states are read
         self.board = CancelBoard()
         self.quick = QuickLane(self._tasks, ctx, quick_places)
         self._stop = threading.Event()
@@ -127,6 +131,8 @@ class RunnerPool:
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
         self._service.sweep()  # jobs left by runners that died before this process started
+        if self._peers is not None:
+            self._peers.listen(self.board.canceling, self.submitted)
         self._spawn(self._monitor, "jobgate-monitor")
         self._spawn(self._watchdog, "jobgate-watchdog")
         for _ in range(self._count):
@@ -226,16 +232,19 @@ class RunnerPool:
     def _monitor(self) -> None:
         """Enforce time limits and give up on stuck runners; trip the token of any held job another process
         (or request) moved to Canceling; heartbeat."""
-        since_beat = 0.0
+        since_beat = since_poll = 0.0
         while not self._stop.wait(CANCEL_POLL_S):
             try:
                 self._police()
                 held = self.board.held()
                 if not held:
                     continue
-                for job_id, state in self._service.states_of(held).items():
-                    if state is JobState.CANCELING:
-                        self.board.canceling(job_id)
+                since_poll += CANCEL_POLL_S
+                if since_poll >= self._poll_s - 1e-9:
+                    since_poll = 0.0
+                    for job_id, state in self._service.states_of(held).items():
+                        if state is JobState.CANCELING:
+                            self.board.canceling(job_id)
                 since_beat += CANCEL_POLL_S
                 if since_beat >= self._service.runtime.heartbeat_s:
                     since_beat = 0.0

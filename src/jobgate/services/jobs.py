@@ -18,12 +18,21 @@ from jobgate.domain.model import (
     ignores_cancel,
     may_write,
 )
-from jobgate.domain.ports import CancelSignal, ChangeListener, Clock, SubmitSignal, TaskExecutor, UnitOfWorkFactory
+from jobgate.domain.ports import (
+    CancelSignal,
+    ChangeListener,
+    Clock,
+    Peers,
+    SubmitSignal,
+    TaskExecutor,
+    UnitOfWorkFactory,
+)
 from jobgate.domain.states import ACTIVE, Action, JobState, moving_sources, next_state
 from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
 
 _ALL = JobFilter()
+_CANCEL_ROUNDS = 3  # a bulk cancel re-reads the jobs others moved under it, at most this many times
 
 
 class _NoSignal:
@@ -48,14 +57,19 @@ class JobService:
         self._executor = executor
         self._signal: CancelSignal = signal or _NoSignal()
         self._submitted: SubmitSignal = _NoSignal()
+        self._peers: Peers = _NoSignal()
 
     def attach(
         self,
         executor: TaskExecutor | None = None,
         signal: CancelSignal | None = None,
         submitted: SubmitSignal | None = None,
+        peers: Peers | None = None,
     ) -> None:
-        """Wiring that needs the runner package (composition root only)."""
+        """Wiring that needs the runner package or the store (composition root only): this process's runners
+        (signal, submitted) and the other processes' (peers) hear of cancels and new jobs at once."""
+        if peers is not None:
+            self._peers = peers
         if executor is not None:
             self._executor = executor
         if signal is not None:
@@ -77,6 +91,14 @@ class JobService:
             return {}
         with self._uow(write=False) as uow:
             return uow.jobs.states_of(job_ids)
+
+    def _tell_canceling(self, job_id: int) -> None:
+        self._signal.canceling(job_id)
+        self._peers.canceling(job_id)
+
+    def _tell_submitted(self, job_id: int) -> None:
+        self._submitted.submitted(job_id)
+        self._peers.submitted(job_id)
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, actor: Actor, ref: JobRef) -> Job:
@@ -127,7 +149,7 @@ class JobService:
             job = uow.jobs.add(spec, actor.name, secrets.token_hex(16), self._clock.now(), actor.name, actor.protocol)
             uow.commit()
         if not job.synchronous:
-            self._submitted.submitted(job.id)  # after the commit, so the runner it wakes finds the job
+            self._tell_submitted(job.id)  # after the commit, so the runner it wakes finds the job
         return job
 
     def cancel(
@@ -156,7 +178,7 @@ class JobService:
             uow.commit()
         self._transitions.announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
-            self._signal.canceling(job.id)
+            self._tell_canceling(job.id)
         return outcome
 
     def try_cancel(
@@ -178,33 +200,57 @@ class JobService:
             uow.commit()
         self._transitions.announce(outcome)
         if outcome.changed and outcome.current in ACTIVE:
-            self._signal.canceling(job.id)
+            self._tell_canceling(job.id)
         return outcome
 
     def cancel_many(self, actor: Actor, where: JobFilter, reason: str | None = None) -> list[Outcome]:
         """Cancel every job the filter selects that the actor may write: one compare-and-set per source
-        state for all of them, in one transaction. Jobs already Canceling or final are left as they are."""
-        if not actor.is_admin:
-            where = replace(where, owner=actor.name)
+        state for all of them, in one transaction. Jobs already Canceling or final are left as they are.
+
+        A job another request moves between the read and the write (a runner claims it, a client suspends
+        it) is missed by its compare-and-set; it is read again and moved from its new state, for a few rounds,
+        so a job a runner claimed meanwhile still ends Canceling rather than running on."""
+        where = self._cancel_filter(actor, where)
+        now = self._clock.now()
+        outcomes: list[Outcome] = []
         with self._uow() as uow:
-            cancellable = moving_sources(Action.CANCEL)
-            candidates = [j for j in uow.jobs.list_jobs(where) if j.state in cancellable and not ignores_cancel(j)]
-            moves = [move(job, Action.CANCEL, actor, reason, NO_CHANGE) for job in candidates]
-            now = self._clock.now()
-            moved = uow.jobs.transition_all(moves, now) if moves else set()
+            candidates = self._cancellable(uow.jobs.list_jobs(where))
+            for _round in range(_CANCEL_ROUNDS):
+                if not candidates:
+                    break
+                moves = [move(job, Action.CANCEL, actor, reason, NO_CHANGE) for job in candidates]
+                moved = uow.jobs.transition_all(moves, now)
+                outcomes += [
+                    Outcome(replace(job, state=step.target, state_changed_at=now, version=job.version + 1),
+                            job.state, step.target, changed=True)
+                    for job, step in zip(candidates, moves, strict=True)
+                    if job.id in moved
+                ]  # fmt: skip
+                missed = frozenset(job.id for job in candidates if job.id not in moved)
+                candidates = self._cancellable(uow.jobs.list_jobs(replace(where, ids=missed))) if missed else []
             uow.commit()
-        outcomes = [
-            Outcome(replace(job, state=step.target, state_changed_at=now, version=job.version + 1), job.state,
-                    step.target, changed=True)
-            for job, step in zip(candidates, moves, strict=True)
-            if job.id in moved
-        ]  # fmt: skip
         self._transitions.announce(*outcomes)
         for outcome in outcomes:
             self._transitions.observe(Action.CANCEL, actor.protocol)
             if outcome.current in ACTIVE:
-                self._signal.canceling(outcome.job.id)
+                self._tell_canceling(outcome.job.id)
         return outcomes
+
+    def cancellable(self, actor: Actor, where: JobFilter) -> list[Job]:
+        """The jobs cancel_many(actor, where) would move now (a dry run: changes nothing)."""
+        with self._uow(write=False) as uow:
+            return self._cancellable(uow.jobs.list_jobs(self._cancel_filter(actor, where)))
+
+    @staticmethod
+    def _cancel_filter(actor: Actor, where: JobFilter) -> JobFilter:
+        sources = moving_sources(Action.CANCEL)
+        states = sources if where.states is None else where.states & sources
+        return replace(where, owner=where.owner if actor.is_admin else actor.name, states=states)
+
+    @staticmethod
+    def _cancellable(found: list[Job]) -> list[Job]:
+        sources = moving_sources(Action.CANCEL)
+        return [job for job in found if job.state in sources and not ignores_cancel(job)]
 
     def suspend(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
         return self._act(actor, ref, Action.SUSPEND, reason)

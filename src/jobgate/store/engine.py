@@ -31,13 +31,45 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, background_checkpoint: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    background_checkpoint: bool = False,
+    transaction_pooler: bool = False,
+) -> Engine:
     """An engine for `url`. With `background_checkpoint` (SQLite), commits never run a WAL checkpoint
-    themselves; `start_checkpointer` must then run one off the request path."""
+    themselves; `start_checkpointer` must then run one off the request path. With `transaction_pooler`
+    (PostgreSQL behind PgBouncer in transaction mode), psycopg never prepares statements on the server: the
+    next transaction may run on another server connection, which does not know them (PgBouncer < 1.21).
+    A process holds at most pool_size + max_overflow (default 2 × pool_size) connections of this engine."""
     url = normalize_url(url)
+    overflow = pool_size * 2 if max_overflow is None else max_overflow
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, background_checkpoint)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True)
+    connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True, hide_parameters=True,
+        connect_args=connect_args,
+    )  # fmt: skip
+
+    @event.listens_for(engine, "checkin")
+    def _transactions_again(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        if dbapi_conn is not None and not dbapi_conn.closed and dbapi_conn.autocommit:
+            dbapi_conn.autocommit = False  # a read unit of work's setting (begin_transaction) never outlives it
+
+    return engine
+
+
+def pool_figures(engine: Engine) -> dict[str, float]:
+    """The connections of this process's pool: in use, idle, and the pool's size and overflow limit."""
+    pool: Any = engine.pool
+    figures: dict[str, float] = {}
+    for name, method in (("in_use", "checkedout"), ("idle", "checkedin"), ("overflow", "overflow"), ("size", "size")):
+        if hasattr(pool, method):
+            figures[name] = float(getattr(pool, method)())
+    return figures
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -144,13 +176,17 @@ def _sqlite_engine(url: str, pool_size: int, background_checkpoint: bool) -> Eng
 def begin_transaction(engine: Engine, driver: Any, write: bool) -> None:
     """Begin a unit of work's transaction on its DBAPI connection. SQLite: a write transaction takes the
     write lock up front (BEGIN IMMEDIATE), so a read-then-write never fails with SQLITE_BUSY on lock
-    upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): the driver
-    begins on the first statement."""
+    upgrade; readers begin deferred and never block writers in WAL mode. PostgreSQL (psycopg): a write
+    transaction begins on the first statement; a read unit of work runs in autocommit, each statement on its
+    own snapshot, which saves the BEGIN and ROLLBACK round trips (half of a GetJobStatus's); the pool turns
+    autocommit off again when the connection comes back."""
     if is_sqlite(engine):
         if write:
             with _write_gate(engine):  # closed only while the checkpointer restarts the WAL
                 pass
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    elif driver.autocommit is write:
+        driver.autocommit = not write
 
 
 _gates: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()

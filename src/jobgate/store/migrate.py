@@ -25,7 +25,18 @@ def alembic_config(connection: object) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", direct_url: str | None = None) -> None:
+    """Upgrade the schema; through `direct_url` when given (the migrations hold a session-level advisory lock,
+    which a transaction-mode pooler would not keep on one server connection)."""
+    if direct_url is not None:
+        from jobgate.store.engine import make_engine
+
+        direct = make_engine(direct_url, pool_size=1)
+        try:
+            upgrade(direct, revision)
+        finally:
+            direct.dispose()
+        return
     with engine.connect() as conn:
         command.upgrade(alembic_config(conn), revision)
         conn.commit()

@@ -84,6 +84,10 @@ class Lean:
     def __init__(self, driver: Any, dialect: Dialect, begin: Callable[[], None] | None = None) -> None:
         self._driver, self._dialect, self._begin = driver, dialect, begin
 
+    @property
+    def dialect_name(self) -> str:
+        return str(self._dialect.name)
+
     def first(
         self, statement: ClauseElement, values: Mapping[str, Any], column_keys: tuple[str, ...] | None = None
     ) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, Update, bindparam, case, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -57,6 +57,20 @@ _CLAIM = (
     )
     .returning(*jobs.c)
 )
+_CLAIMED = _CLAIM.cte("claimed")
+_CLAIM_LOGGED = select(_CLAIMED).add_cte(  # PostgreSQL: the claim and its `start` event in one statement
+    insert(job_events)
+    .from_select(
+        ["job_id", "seq", "stage", "status", "from_state", "to_state", "at", "actor", "protocol", "reason"],
+        select(
+            _CLAIMED.c.id, _CLAIMED.c.version, literal("start"), literal("ok"), literal(JobState.SUBMITTED.value),
+            literal(JobState.EXECUTING.value), bindparam("b_now", type_=job_events.c.at.type), literal("system"),
+            literal(Channel.RUNNER.value),
+            case((_CLAIMED.c.attempts == 1, null()), else_=func.concat("attempt ", _CLAIMED.c.attempts)),
+        ),
+    )
+    .cte("claim_logged")
+)  # fmt: skip
 _USER_BY_NAME = select(users).where(users.c.name == bindparam("b_name"))
 _USER_BY_ALIAS = (
     select(users)
@@ -73,15 +87,29 @@ _SETTABLE = ("rows", "result", "error", "output_loc", "runner_id", "started_at",
 
 
 @cache
-def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False, guarded: bool = False) -> Update:
+def _cas(
+    columns: tuple[str, ...], release_attempt: bool, many: bool = False, lock_first: bool = False, guarded: bool = False
+) -> Update:
     """The compare-and-set UPDATE for one shape of change (which columns it sets), built once; `many`
-    moves every listed job that is still in the expected state and returns only ids and versions;
-    `guarded` also needs the heartbeat to be still older than `b_stale` (Transition.stale_before)."""
+    moves every listed job that is still in the expected state and returns only ids and versions.
+    `lock_first` (PostgreSQL): the rows are locked in id order before they change, as heartbeats and other
+    bulk moves lock them, so two bulk moves never deadlock (`= ANY(ARRAY(…))`: an `IN (subquery)` here
+    plans a semi-join that is 4× slower on 10,000 jobs). `guarded` also needs the heartbeat to be still
+    older than `b_stale` (Transition.stale_before: the watchdog's guard)."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in ("state", "state_changed_at", *columns)}
     values["version"] = jobs.c.version + 1
     if release_attempt:
         values["attempts"] = jobs.c.attempts - 1
-    which = jobs.c.id.in_(bindparam("b_ids", expanding=True)) if many else jobs.c.id == bindparam("b_id")
+    which: ColumnElement[bool]
+    if many and lock_first:
+        listed = select(jobs.c.id).where(
+            jobs.c.id.in_(bindparam("b_ids", expanding=True)), jobs.c.state == bindparam("b_expected")
+        )
+        which = jobs.c.id == func.any(func.array(listed.order_by(jobs.c.id).with_for_update().scalar_subquery()))
+    elif many:
+        which = jobs.c.id.in_(bindparam("b_ids", expanding=True))
+    else:
+        which = jobs.c.id == bindparam("b_id")
     where: tuple[ColumnElement[bool], ...] = (which, jobs.c.state == bindparam("b_expected"), _LIVE)
     if guarded:
         where += (jobs.c.heartbeat_at < bindparam("b_stale", type_=jobs.c.heartbeat_at.type),)
@@ -90,6 +118,23 @@ def _cas(columns: tuple[str, ...], release_attempt: bool, many: bool = False, gu
 
 
 _EVENT_COLUMNS: Final = tuple(column.key for column in job_events.c if not column.primary_key)  # what _APPEND sets
+
+
+@cache
+def _cas_logged(columns: tuple[str, ...], release_attempt: bool, guarded: bool = False) -> Select[Any]:
+    """PostgreSQL: the compare-and-set and its history row in one statement (one round trip, not two): the
+    UPDATE … RETURNING feeds an INSERT in a data-modifying CTE; the moved row is returned as by _cas."""
+    moved = _cas(columns, release_attempt, guarded=guarded).cte("moved")
+    given = [name for name in _EVENT_COLUMNS if name not in ("job_id", "seq")]
+    values = [bindparam(f"e_{name}", type_=job_events.c[name].type) for name in given]
+    logged = (
+        insert(job_events)
+        .from_select(["job_id", "seq", *given], select(moved.c.id, moved.c.version, *values))
+        .cte("logged")
+    )
+    return select(moved).add_cte(logged)
+
+
 _BATCH: Final = 2000  # ids per statement: well inside SQLite's limit on bound variables
 
 
@@ -152,6 +197,7 @@ class _Repository:
     def __init__(self, link: Link) -> None:
         self._link = link
         self._lean = link.lean
+        self._fused = link.lean.dialect_name == "postgresql"  # CAS + history row in one statement
 
     @property
     def _conn(self) -> Connection:
@@ -199,8 +245,15 @@ class SqlJobRepository(_Repository):
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
-        cas = _cas(columns, move.change.release_attempt, guarded="b_stale" in params)
-        row = self._lean.first(cas, params | {"b_id": move.job_id})
+        guarded = "b_stale" in params
+        if self._fused:
+            event = {f"e_{name}": value for name, value in _event_row(move, 0, now).items()}
+            fused = _cas_logged(columns, move.change.release_attempt, guarded)
+            row = self._lean.first(fused, params | event | {"b_id": move.job_id})
+            return None if row is None else _job(row)
+        row = self._lean.first(
+            _cas(columns, move.change.release_attempt, guarded=guarded), params | {"b_id": move.job_id}
+        )
         if row is None:
             return None
         self._lean.run(_APPEND, _event_row(move, row["version"], now), _EVENT_COLUMNS)
@@ -214,7 +267,8 @@ class SqlJobRepository(_Repository):
         for group in groups.values():
             first = group[0]
             columns, params = _change_params(first, now)
-            cas = _cas(columns, first.change.release_attempt, many=True, guarded="b_stale" in params)
+            lock_first = self._conn.dialect.name != "sqlite"
+            cas = _cas(columns, first.change.release_attempt, True, lock_first, guarded="b_stale" in params)
             for start in range(0, len(group), _BATCH):
                 ids = [move.job_id for move in group[start : start + _BATCH]]
                 rows = self._conn.execute(cas, params | {"b_ids": ids}).all()
@@ -256,7 +310,11 @@ class SqlJobRepository(_Repository):
         return [_event(row) for row in self._lean.all(_EVENTS, {"b_id": job_id})]  # ArcGIS status messages
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
-        row = self._conn.execute(_CLAIM, {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}).first()
+        values = {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}
+        if self._fused:
+            claimed = self._conn.execute(_CLAIM_LOGGED, values).first()
+            return None if claimed is None else _job(claimed)
+        row = self._conn.execute(_CLAIM, values).first()
         if row is None:
             return None
         reason = None if row.attempts == 1 else f"attempt {row.attempts}"
