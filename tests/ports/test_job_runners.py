@@ -103,6 +103,7 @@ class TestHeartbeat:
 class TestStale:
     def test_jobs_held_with_a_heartbeat_older_than_the_cutoff_come_oldest_first(self, store: Store) -> None:
         canceling, running = job_in(store, S.CANCELING), job_in(store, S.EXECUTING)
+        beat(store, [canceling.id], "runner-1", at(0.5))  # PostgreSQL writes the new row version last
         found = store.read(lambda tx: tx.jobs.stale(ACTIVE, at(1)))
         assert found == [get(store, canceling.id), get(store, running.id)]
 
@@ -134,7 +135,8 @@ class TestStale:
 
 class TestStuck:
     def test_jobs_in_the_state_since_before_the_cutoff_are_stuck_oldest_first(self, store: Store) -> None:
-        first, second = job_in(store, S.CANCELING, at(0)), job_in(store, S.CANCELING, at(1))
+        first, second = job_in(store, S.CANCELING, at(0)), job_in(store, S.CANCELING, at(0))
+        beat(store, [first.id], "runner-1", at(1.5))  # PostgreSQL writes the new row version last
         found = store.read(lambda tx: tx.jobs.stuck(S.CANCELING, at(2)))
         assert found == [get(store, first.id), get(store, second.id)]
 
