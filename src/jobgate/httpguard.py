@@ -57,7 +57,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.due: float | None = None  # loop time by which the request being read must be in
-        self._in_headers, self._header_bytes, self._header_count = True, 0, 0
+        self._in_headers, self._header_bytes = True, 0
         self._refused = False  # answered 431 and closing: the parser's further callbacks are ignored
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -81,18 +81,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_headers, self._header_bytes, self._header_count = True, 0, 0
+        self._in_headers, self._header_bytes = True, 0
         self._arm()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            self._refuse(b"Too many request header fields.")
-        elif not self._refused:
-            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        if len(self.headers) > self.limits.max_headers:  # counted once, not per field: the byte cap bounds them
+            self._refuse(b"Too many request header fields.")
         if not self._refused:
             super().on_headers_complete()
 
