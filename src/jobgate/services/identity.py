@@ -74,17 +74,6 @@ class Identity:
             return uow.users.by_name(name)
 
     # -- aliases: the names a dialect knows a user by (their namespace belongs to the dialect) -----------
-    def add_alias(self, name: str, kind: str, value: str) -> None:
-        with self._uow() as uow:
-            if uow.users.by_name(name) is None:
-                raise InvalidRequest(f"No user {name}.")
-            if uow.users.by_alias(kind, value) is not None:
-                raise Conflict(f"{kind} {value} is already taken.")
-            if uow.users.alias(name, kind) is not None:
-                raise Conflict(f"User {name} already has a {kind}.")
-            uow.users.add_alias(name, kind, value)
-            uow.commit()
-
     def alias(self, name: str, kind: str) -> str | None:
         with self._uow(write=False) as uow:
             return uow.users.alias(name, kind)
