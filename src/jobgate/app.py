@@ -140,12 +140,13 @@ def create_app(
     served = registry() if dialects is None else tuple(dialects)
     if migrate:
         upgrade(parts.engine, direct_url=settings.direct_database_url)
-    inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and is_sqlite(parts.engine))
+    sqlite = is_sqlite(parts.engine)
+    inline = settings.inline_hot_path == "on" or (settings.inline_hot_path == "auto" and sqlite)
     options = DialectOptions(
         settings.max_body_bytes, settings.test_forms, settings.public_url, wsdl_dir(), inline_hot_path=inline,
         data_dir=settings.data_dir, fast_lane=settings.fast_lane,
         max_in_flight_per_user=settings.max_in_flight_per_user,
-        batch_workers=1 if is_sqlite(parts.engine) else BATCH_WORKERS,
+        batch_workers=1 if sqlite else BATCH_WORKERS,
     )  # fmt: skip
     # each dialect gets the service layer and its options, nothing else; its routes name it in the
     # request's state (the `dialect` label of the metrics and the log line)
