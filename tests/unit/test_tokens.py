@@ -95,6 +95,8 @@ class TestCheck:
         token = identity.issue_token(erin, "arcgis").token
         for _ in range(3):
             clock.advance(1000)
-            assert tokens.owner(token, "arcgis") == "erin"
+            holder = tokens.holder(token, "arcgis")
+            assert holder is not None
+            assert holder.name == "erin"
         clock.advance(600)
-        assert tokens.owner(token, "arcgis") is None
+        assert tokens.holder(token, "arcgis") is None

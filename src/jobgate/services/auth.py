@@ -212,6 +212,8 @@ class Authenticator:
         self._flights_lock = threading.Lock()
 
     def authenticate(self, creds: Credentials) -> User:
+        if creds.kind is CredentialKind.TOKEN:  # no hash to share or cache: straight to the store
+            return self._token_user(creds)
         key = self.cache.key(creds)
         cached = self.cache.get(key)
         if cached is not None:
@@ -238,8 +240,6 @@ class Authenticator:
         return user
 
     def _verify(self, creds: Credentials, key: bytes) -> User:
-        if creds.kind is CredentialKind.TOKEN:  # 128 random bits cannot be guessed; throttling their failures
-            return self._token_user(creds)  # would only let anyone hold off every holder of that kind at once
         account = f"{creds.kind}:{creds.scheme}:{creds.login}"
         # no address (an in-process caller) is no reason to throttle every other such caller together
         addresses = (f"addr:{creds.client}",) if creds.client else ()
@@ -260,8 +260,10 @@ class Authenticator:
         return user
 
     def _token_user(self, creds: Credentials) -> User:
-        """A token is checked on every use (never cached: a cached one would outlive its end or its revocation)."""
-        user = self._check(creds)
+        """A token is checked on every use (never cached: a cached one would outlive its end or its revocation),
+        and never throttled: 128 random bits cannot be guessed, and throttling their failures would only let
+        anyone hold off every holder of that kind at once."""
+        user = self._tokens.holder(creds.secret, creds.scheme)
         if user is None:  # an expired token says so (ArcGIS's admin API does); one more read, refusals only
             raise TokenExpired() if self._tokens.expired(creds.secret, creds.scheme) else BadCredentials()
         return user
@@ -272,9 +274,6 @@ class Authenticator:
         return creds.kind is CredentialKind.TOKEN or self.cache.get(self.cache.key(creds)) is not None
 
     def _check(self, creds: Credentials) -> User | None:
-        if creds.kind is CredentialKind.TOKEN:
-            owner = self._tokens.owner(creds.secret, creds.scheme)
-            return self._user(owner) if owner else None
         user = self._lookup(creds)
         if user is None:
             self._hasher.verify(self._dummy(), creds.secret)  # same cost whether or not the user exists
@@ -286,10 +285,6 @@ class Authenticator:
             if creds.kind is CredentialKind.ALIAS:
                 return uow.users.by_alias(creds.scheme, creds.login)
             return uow.users.by_name(creds.login)
-
-    def _user(self, name: str) -> User | None:
-        with self._uow(write=False) as uow:
-            return uow.users.by_name(name)
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from jobgate.domain.errors import InvalidRequest
-from jobgate.domain.model import IssuedToken
+from jobgate.domain.model import IssuedToken, User
 from jobgate.domain.ports import Clock, UnitOfWorkFactory
 
 
@@ -51,21 +51,23 @@ class TokenService:
             uow.commit()
         return IssuedToken(token, kind, owner, expires_at)
 
-    def owner(self, token: str, kind: str) -> str | None:
-        """The user a live token of `kind` was issued to, else None; costs one indexed read, no hash. A
-        sliding token used past half its lifetime is given a full one again."""
+    def holder(self, token: str, kind: str) -> User | None:
+        """The user a live token of `kind` was issued to, else None: the token and its owner in one read unit
+        of work (two indexed reads), no hash. A sliding token used past half its lifetime is given a full one
+        again."""
         now, key = self._clock.now(), digest(token)
         with self._uow(write=False) as uow:
             found = uow.tokens.live(key, kind, now)
-        if found is None:
-            return None
-        owner, expires_at = found
+            if found is None:
+                return None
+            owner, expires_at = found
+            user = uow.users.by_name(owner)
         policy = self.policy(kind)
-        if policy.sliding and expires_at - now < timedelta(seconds=policy.lifetime_s / 2):
+        if user is not None and policy.sliding and expires_at - now < timedelta(seconds=policy.lifetime_s / 2):
             with self._uow() as uow:
                 uow.tokens.extend(key, now + timedelta(seconds=policy.lifetime_s))
                 uow.commit()
-        return owner
+        return user
 
     def expired(self, token: str, kind: str) -> bool:
         """True when `token` was a token of `kind` that has run out (asked only after a refused check)."""

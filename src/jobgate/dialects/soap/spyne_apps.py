@@ -208,20 +208,47 @@ def _asmx_http_result(ctx: Any) -> None:
 def value_element(cls: Any, value: Any, tag: str, protocol: Any, nsmap: dict[str | None, str] | None = None) -> Any:
     """Serialize a Spyne-typed value into one element, in the service namespace (no Spyne XML protocol)."""
     element = etree.Element(tag, nsmap=nsmap) if nsmap else etree.Element(tag)
-    ns = tag[1 : tag.index("}")]
+    _fill(element, cls, value, tag[1 : tag.index("}")], protocol)
+    return element
+
+
+def _fill(element: Any, cls: Any, value: Any, ns: str, protocol: Any) -> None:
+    kind, members = _layout(cls, ns)
     if value is None:
-        element.set(f"{{{XSI}}}nil", "true")
-    elif issubclass(cls, Array):
-        (item_name, item_cls), *_ = cls._type_info.items()
-        element.extend(value_element(item_cls, item, f"{{{ns}}}{item_name}", protocol) for item in value)
-    elif issubclass(cls, ComplexModelBase):
-        for name, field_cls in cls.get_flat_type_info(cls).items():
+        element.set(_NIL, "true")
+    elif kind is _Kind.ARRAY:
+        ((tag, item_cls),) = members
+        for item in value:
+            _fill(etree.SubElement(element, tag), item_cls, item, ns, protocol)
+    elif kind is _Kind.STRUCTURE:
+        for name, tag, field_cls in members:
             field = getattr(value, name, None)
             if field is not None:  # XmlSerializer omits null members
-                element.append(value_element(field_cls, field, f"{{{ns}}}{name}", protocol))
+                _fill(etree.SubElement(element, tag), field_cls, field, ns, protocol)
     else:
         element.text = protocol.to_unicode(cls, value)
-    return element
+
+
+class _Kind(Enum):
+    SCALAR = "scalar"
+    ARRAY = "array"
+    STRUCTURE = "structure"
+
+
+_NIL: Final = f"{{{XSI}}}nil"
+
+
+@cache
+def _layout(cls: Any, ns: str) -> tuple[_Kind, tuple[Any, ...]]:
+    """What value_element writes for a type, worked out once: an array's item (tag, type), a structure's
+    members (name, tag, type) in order, or nothing for a scalar."""
+    if issubclass(cls, Array):
+        (item_name, item_cls), *_ = cls._type_info.items()
+        return _Kind.ARRAY, ((f"{{{ns}}}{item_name}", item_cls),)
+    if issubclass(cls, ComplexModelBase):
+        members = tuple((name, f"{{{ns}}}{name}", field) for name, field in cls.get_flat_type_info(cls).items())
+        return _Kind.STRUCTURE, members
+    return _Kind.SCALAR, ()
 
 
 def _asmx_http_error(ctx: Any) -> None:
