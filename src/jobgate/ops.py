@@ -161,20 +161,38 @@ class RequestContext:
 class HotRoutes:
     """Pure-ASGI middleware, innermost: requests for the routes the dialects mark hot (their service
     endpoints) go straight to them; everything else goes on to Starlette's exception handling and router,
-    whose walk and wrapping of `send` would cost every hot call (docs/PERFORMANCE.md)."""
+    whose walk and wrapping of `send` would cost every hot call (docs/PERFORMANCE.md). The routes are
+    grouped by the first segment of their path, so a request tries only those that could match it."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
-        self.app, self.routes = app, tuple(routes)
+        self.app = app
+        segments = [_first_segment(getattr(route, "path", "")) for route in routes]
+        anywhere = [route for route, segment in zip(routes, segments, strict=True) if segment is None]
+        self._by_segment = {
+            segment: tuple(r for r, s in zip(routes, segments, strict=True) if s in (segment, None))
+            for segment in set(segments) - {None}
+        }
+        self._anywhere = tuple(anywhere)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route in self.routes:
+            segment = scope["path"].split("/", 2)[1].lower() if scope["path"].startswith("/") else ""
+            for route in self._by_segment.get(segment, self._anywhere):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)
                     await route.handle(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _first_segment(path: str) -> str | None:
+    """The first segment of a route's path, lower-cased, or None when it is not a literal (a parameter, or
+    a route that names no path): such a route is tried for every request."""
+    if not path.startswith("/"):
+        return None
+    segment = path.split("/", 2)[1]
+    return None if not segment or "{" in segment else segment.lower()
 
 
 def routes(

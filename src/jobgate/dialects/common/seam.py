@@ -91,6 +91,7 @@ class Labelled(BaseRoute):
 
     def __init__(self, route: BaseRoute, dialect: str) -> None:
         self.route, self.dialect = route, dialect
+        self.path: str = getattr(route, "path", "")  # the route's own path, where it has one
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         return self.route.matches(scope)

@@ -109,6 +109,7 @@ class SoapRoute(BaseRoute):
 
     def __init__(self, path: str, app: "SoapGateway") -> None:
         self.base, self.app = path.lower().rstrip("/"), app
+        self.path = path  # what the app groups its hot routes by (ops.HotRoutes)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
