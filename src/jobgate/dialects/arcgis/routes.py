@@ -328,12 +328,13 @@ GP_TASK: Final = f"{wire.REST}/{{service}}/GPServer/{{task}}"
 
 MAX_PAGE: Final = 1_000
 HOT: Final = (
+    # first what Esri's clients poll (each request tries these in order)
+    (f"{GP_TASK}{JOB}", Operation("status", False, READS, job_status, hot=True)),
+    (f"{GP_TASK}{JOB}/cancel", Operation("cancel", False, READS, rest_cancel, hot=True)),
     # before the job's own path, which would take `query` for a job id
     (f"{wire.ADMIN}/services/{{service}}{wire.GP_SUFFIX}/jobs/query", Operation("query", True, READS, admin_query)),
     (ADMIN_JOB, Operation("job", True, READS, admin_job, hot=True)),
     (f"{ADMIN_JOB}/cancel", Operation("cancel", True, POSTS, admin_cancel, hot=True)),
-    (f"{GP_TASK}{JOB}", Operation("status", False, READS, job_status, hot=True)),
-    (f"{GP_TASK}{JOB}/cancel", Operation("cancel", False, READS, rest_cancel, hot=True)),
 )
 COLD: Final = (
     (f"{ADMIN_JOB}/delete", Operation("delete", True, POSTS, admin_delete)),

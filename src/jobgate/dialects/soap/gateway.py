@@ -26,7 +26,7 @@ from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.common.http import is_loopback, request_base_url
 from jobgate.dialects.common.xml import XmlRefused, parse
 from jobgate.dialects.soap import asmx
-from jobgate.dialects.soap.fastlane import FastLane, FastOp
+from jobgate.dialects.soap.fastlane import DocumentOp, FastLane, FastOp
 from jobgate.dialects.soap.faults import (
     ASMX_WORDING,
     PLAIN_WORDING,
@@ -81,6 +81,7 @@ class SoapService:
     # event loop (no thread hop) when the credentials `credentials` pulls out of the call (op, its values,
     # the call, the envelope or None) are already verified, so no hash blocks the loop
     fast_ops: Mapping[str, FastOp] = field(default_factory=dict)
+    fast_documents: Mapping[str, DocumentOp] = field(default_factory=dict)  # the same, for structured requests
     inline_ops: frozenset[str] = frozenset()
     credentials: Callable[[str, Mapping[str, str], CallInfo, Any], Credentials | None] | None = None
 
@@ -138,9 +139,9 @@ class SoapGateway:
         self._ops = {op.lower(): op for op in asmx.operation_names(service.apps.soap11)}
         self._actions = {op: service.soap_action(op) for op in self._ops.values()}
         self.fast = None
-        if options.fast_lane and service.fast_ops:
+        if options.fast_lane and (service.fast_ops or service.fast_documents):
             errors = service.apps.soap11.app.errors
-            self.fast = FastLane(service.apps.soap11, service.fast_ops, errors, self.wording)
+            self.fast = FastLane(service.apps.soap11, service.fast_ops, errors, self.wording, service.fast_documents)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = await self._dispatch(scope, receive)
@@ -262,9 +263,14 @@ class SoapGateway:
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
         inline = self._may_inline(op, values, call, root)
-        if inline and self.fast is not None and op in self.fast.ops:
-            status, answer = self.fast.soap(version, op, call, values)
-            return _Reply(status, answer, _SOAP_HEADERS[version])
+        if inline and self.fast is not None and (op in self.fast.ops or op in self.fast.documents):
+            if op in self.fast.ops:
+                status, answer, extra = self.fast.soap(version, op, call, values)
+            else:
+                status, answer, extra = self.fast.document(version, op, call, checked, root)
+            return _Reply(
+                status, answer, {**_SOAP_HEADERS[version], **dict(extra)} if extra else _SOAP_HEADERS[version]
+            )
         environ = self._environ(scope, call, "POST", "/", "", content_type)
         environ[TREE_KEY] = root
         reply = await self._call_spyne(app, environ, inline)
@@ -299,7 +305,7 @@ class SoapGateway:
 
     def _may_inline(self, op: str, values: Mapping[str, str], call: CallInfo, envelope: Any = None) -> bool:
         service = self.service
-        hot = op in service.fast_ops or op in service.inline_ops
+        hot = op in service.fast_ops or op in service.fast_documents or op in service.inline_ops
         if not self.options.inline_hot_path or not hot or service.credentials is None:
             return False
         creds = service.credentials(op, {k.lower(): v for k, v in values.items()}, call, envelope)

@@ -10,7 +10,7 @@ from jobgate.dialects.soap.gateway import SoapGateway, SoapRoute, SoapService
 from jobgate.dialects.soap.spyne_apps import SpyneApps, build_apps
 from jobgate.dialects.soap.wsdl import build_wsdl
 from jobgate.dialects.transws.errors import ERRORS
-from jobgate.dialects.transws.operations import offered_credentials
+from jobgate.dialects.transws.operations import FAST_DOCUMENTS, offered_credentials
 from jobgate.dialects.transws.service import TransWsService
 from jobgate.dialects.transws.wire import TNS, WSSE
 from jobgate.domain.model import Channel
@@ -18,10 +18,9 @@ from jobgate.domain.model import Channel
 PATH: Final = "/transws"
 NAME: Final = "TransWS"
 WSDL_FILE: Final = "transws.wsdl"
-# the calls on one job, answered on the event loop when their credentials are already verified (SQLite)
-INLINE: Final = frozenset(
-    {"cancelJobRequest", "suspendJobRequest", "resumeJobRequest", "retrieveJobInformationRequest"}
-)
+# the calls on one job, answered on the event loop when their credentials are already verified (SQLite): the
+# control operations on the fast lane (operations.FAST_DOCUMENTS), this one through Spyne
+INLINE: Final = frozenset({"retrieveJobInformationRequest"})
 
 
 def apps() -> SpyneApps:
@@ -33,7 +32,7 @@ def mount(services: Services, options: DialectOptions) -> Mounted:
     service = SoapService(
         name=NAME, path=PATH, tns=TNS, apps=apps(), channel=Channel.TRANSWS,
         wsdl=path.read_bytes() if path.is_file() else None, asmx=None, check_soap_action=False,
-        understood_headers=frozenset({f"{{{WSSE}}}Security"}), inline_ops=INLINE,
+        understood_headers=frozenset({f"{{{WSSE}}}Security"}), inline_ops=INLINE, fast_documents=FAST_DOCUMENTS,
         credentials=offered_credentials,
         description="OASIS Translation Web Services: submit, watch, suspend, resume and cancel jobs.",
     )  # fmt: skip
