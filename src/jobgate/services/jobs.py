@@ -2,7 +2,7 @@
 resume, delete, and run a quick job inside the call. Ownership is decided here, for every dialect."""
 
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 from jobgate.domain.errors import InvalidRequest, JobNotFound, TaskFailed, TransitionRefused
@@ -32,6 +32,9 @@ from jobgate.services.runtime import Runtime
 from jobgate.services.transitions import NO_CHANGE, JobRef, Transitions, find, load, move, readable, writable
 
 _ALL = JobFilter()
+# a dialect's rule for which job a request names beyond its id (Trans-WS: the ticket's project and owner); a
+# job it rejects is treated as unknown, in the same unit of work as the change
+Named = Callable[[Job], bool]
 _CANCEL_ROUNDS = 3  # a bulk cancel re-reads the jobs others moved under it, at most this many times
 
 
@@ -153,23 +156,33 @@ class JobService:
         return job
 
     def cancel(
-        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+        self,
+        actor: Actor,
+        ref: JobRef,
+        reason: str | None = None,
+        only_from: frozenset[JobState] | None = None,
+        named: Named | None = None,
     ) -> Outcome:
         """Ask a job to stop: Submitted|Suspended → Cancelled, Executing → Canceling (the runner ends it).
         `only_from` narrows the states a cancel is accepted from (a dialect's stricter rule); any other
-        state is refused as the table would refuse it."""
-        outcome = self.cancel_if_exists(actor, ref, reason, only_from)
+        state is refused as the table would refuse it. A job `named` rejects is unknown (JobNotFound)."""
+        outcome = self.cancel_if_exists(actor, ref, reason, only_from, named)
         if outcome is None:
             raise JobNotFound(ref)
         return outcome
 
     def cancel_if_exists(
-        self, actor: Actor, ref: JobRef, reason: str | None = None, only_from: frozenset[JobState] | None = None
+        self,
+        actor: Actor,
+        ref: JobRef,
+        reason: str | None = None,
+        only_from: frozenset[JobState] | None = None,
+        named: Named | None = None,
     ) -> Outcome | None:
         """Like cancel(), but an unknown job is None, not an error (CasJobs: "does nothing")."""
         with self._uow() as uow:
             found = find(uow, ref)
-            if found is None:
+            if found is None or (named is not None and not named(found)):
                 return None
             job = writable(actor, found)
             if ignores_cancel(job):
@@ -252,11 +265,11 @@ class JobService:
         sources = moving_sources(Action.CANCEL)
         return [job for job in found if job.state in sources and not ignores_cancel(job)]
 
-    def suspend(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
-        return self._act(actor, ref, Action.SUSPEND, reason)
+    def suspend(self, actor: Actor, ref: JobRef, reason: str | None = None, named: Named | None = None) -> Outcome:
+        return self._act(actor, ref, Action.SUSPEND, reason, named=named)
 
-    def resume(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
-        return self._act(actor, ref, Action.RESUME, reason)
+    def resume(self, actor: Actor, ref: JobRef, reason: str | None = None, named: Named | None = None) -> Outcome:
+        return self._act(actor, ref, Action.RESUME, reason, named=named)
 
     def delete(self, actor: Actor, ref: JobRef, reason: str | None = None) -> Outcome:
         """Hide a finished, cancelled or failed job; its history stays in the store."""
@@ -284,10 +297,19 @@ class JobService:
         return moves.system_move(job, Action.FINISH, system, change).job, result
 
     def _act(
-        self, actor: Actor, ref: JobRef, action: Action, reason: str | None, change: Change = NO_CHANGE
+        self,
+        actor: Actor,
+        ref: JobRef,
+        action: Action,
+        reason: str | None,
+        change: Change = NO_CHANGE,
+        named: Named | None = None,
     ) -> Outcome:
         with self._uow() as uow:
-            job = writable(actor, load(uow, ref))
+            job = load(uow, ref)
+            if named is not None and not named(job):
+                raise JobNotFound(ref)
+            job = writable(actor, job)
             outcome = self._transitions.apply(uow, job, action, actor, reason, change)
             uow.commit()
         self._transitions.announce(outcome)

@@ -109,7 +109,7 @@ class Answer:
     info: str
 
 
-Act = Callable[[Actor, str], Outcome]
+Act = Callable[..., Outcome]  # (actor, job key, named=…) → the outcome
 
 
 def control(call: CallInfo, envelope: Any, request: Any, action: str) -> tuple[Any, Answer]:
@@ -140,15 +140,17 @@ FAST_DOCUMENTS: Final[Mapping[str, DocumentOp]] = {
 
 
 def _control(call: CallInfo, actor: Actor, ticket: Any, action: str) -> Answer:
-    job = ticketed(call, actor, ticket)
-    if job is None:
+    """The action on the job the ticket names, in one unit of work; a job it does not name, or one the caller
+    may not act on, is "not found" (never tell a foreign job from a missing one)."""
+    if ticket.userId != actor.name and not actor.is_admin:
         return Answer(False, wire.NOT_FOUND)
-    act: Act = {"cancel": call.jobs.cancel, "suspend": call.jobs.suspend, "resume": call.jobs.resume}[action]
+    acts: dict[str, Act] = {"cancel": call.jobs.cancel, "suspend": call.jobs.suspend, "resume": call.jobs.resume}
+    act = acts[action]
     try:
-        outcome = act(actor, job.key)
+        outcome = act(actor, ticket.jobId, named=lambda job: wire.names_job(ticket, job))
     except TransitionRefused as refused:
         return Answer(False, wire.refusal(action, refused.current))
-    except JobNotFound:  # deleted between the look-up and the request
+    except (JobNotFound, NotOwner):
         return Answer(False, wire.NOT_FOUND)
     if outcome.changed:
         return Answer(True, wire.SUCCEEDED[action])
