@@ -75,7 +75,11 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
     clock = SystemClock()
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     tokens = TokenService(uow, clock, {}, TokenPolicy(lifetime_s=settings.token_lifetime_s))
-    auth = Authenticator(uow, hasher, clock, tokens, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s))
+    metrics = ops.Metrics()
+    auth = Authenticator(
+        uow, hasher, clock, tokens, AuthPolicy(cache_ttl_s=settings.auth_cache_ttl_s),
+        observe_check=metrics.password_checks.inc,
+    )  # fmt: skip
     runtime = Runtime(
         cancel_grace_s=settings.cancel_grace_s,
         cancel_margin_s=settings.cancel_margin_s,
@@ -84,7 +88,6 @@ def build(settings: Settings, runners: int | None = None, *, serving: bool = Fal
         quick_timeout_s=settings.quick_timeout_s,
         long_timeout_s=settings.long_timeout_s,
     )
-    metrics = ops.Metrics()
     transitions = Transitions(uow, clock, observe=metrics.observe_transition)
     jobs = JobService(uow, clock, transitions, runtime)
     runner_service = RunnerService(uow, clock, transitions, runtime)

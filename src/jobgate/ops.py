@@ -99,6 +99,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )  # fmt: skip
+        self.password_checks = Counter(
+            "jobgate_password_checks",
+            "Password hashes checked (argon2id), known users or not: a guesser shows as a rise here, a throttled "
+            "one does not",
+            registry=self.registry,
+        )
         self.access_lines_dropped = Counter(
             "jobgate_access_log_dropped_lines",
             "Access-log lines dropped because the queue to the log writer was full (stderr slow or blocked)",

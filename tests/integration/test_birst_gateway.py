@@ -15,6 +15,7 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from jobgate.app import create_app
+from jobgate.dialects.soap import spyne_apps
 from jobgate.domain.model import Actor, Channel, JobSpec, TaskResult
 from support.factories import expired_token, settings_for
 from support.xmlcompare import assert_same_structure
@@ -125,6 +126,26 @@ class TestFastLane:
             )
             assert (lane.status_code, lane.headers["content-type"]) == (slow.status_code, slow.headers["content-type"])
             assert_same_structure(lane.content, slow.content)
+
+    @pytest.mark.parametrize("binding", BINDINGS)
+    def test_an_answer_that_cannot_be_written_is_the_internal_fault_on_both_paths(
+        self, world: World, binding: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A status whose message lxml refuses (xml_text, which replaces such characters, is taken away here):
+        a Server (Receiver) fault quoting the request id, never a half-written envelope or a bare 500."""
+        parts = world.fast.state.components
+        job = parts.jobs.submit(Actor("alice", Channel.CLI), JobSpec("sleep", {"seconds": 60}, project=world.space))
+        claimed = parts.runners.claim_next("runner", ["sleep"])
+        while claimed is not None and claimed.id != job.id:
+            claimed = parts.runners.claim_next("runner", ["sleep"])
+        assert claimed is not None
+        parts.runners.finish(claimed, TaskResult(rows=0, summary="done \x01"))
+        monkeypatch.setattr(spyne_apps, "xml_text", lambda text: text)
+        for app in (world.fast, world.spyne):
+            answer = send(app, binding, "getJobStatus", token=world.tokens["alice"], jobToken=job.key)
+            status, code, text = fault(answer)
+            assert (status, code) == (500, "Server" if binding == "soap11" else "Receiver")
+            assert f"quote request id {answer.headers['x-request-id']}" in text
 
     @pytest.mark.parametrize("binding", BINDINGS)
     def test_cancel_job_answers_as_spyne_does_and_changes_the_store_alike(self, world: World, binding: str) -> None:

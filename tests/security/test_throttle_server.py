@@ -42,6 +42,14 @@ GRACE: Final = User("grace", "grace-Th-6", 8603)  # in good standing, behind the
 HEIDI: Final = User("heidi", "heidi-Th-6", 8604)  # with a failure of her own
 
 
+def password_checks(client: httpx.Client) -> float:
+    """The server's count of password hashes checked (jobgate_password_checks in /metrics)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("jobgate_password_checks_total "):
+            return float(line.split()[1])
+    raise AssertionError("/metrics has no jobgate_password_checks_total")
+
+
 def add_users(server: JobgateServer, *users: User) -> None:
     server.cli.run_together(*(("user", "add", u.name, "--password", u.password, "--wsid", u.wsid) for u in users))
 
@@ -105,6 +113,7 @@ def test_concurrent_guesses_in_back_off_get_one_check_and_the_owner_waits_one_wi
     # burst meets an account whose next check is due (the moment the old code let every guess through)
     time.sleep(POLICY.backoff_base_s + 0.05)
 
+    checks_before = password_checks(clients["owner"])
     start = threading.Barrier(BURST + 1)
     burst: list[tuple[httpx.Response, float]] = []
     judy: list[int] = []
@@ -132,6 +141,7 @@ def test_concurrent_guesses_in_back_off_get_one_check_and_the_owner_waits_one_wi
     def owner_works() -> bool:
         return login(clients["owner"], IVAN.wsid, IVAN.password).status_code == 200
 
+    checked = password_checks(clients["owner"]) - checks_before
     slow = sum(took >= check_s / 2 for _, took in burst)
     try:
         wait_until(owner_works, RECOVERY_BOUND_S, 0.05,
@@ -141,10 +151,12 @@ def test_concurrent_guesses_in_back_off_get_one_check_and_the_owner_waits_one_wi
         print(
             f"\nargon2id check over HTTP: median {check_s * 1000:.0f} ms; {BURST} concurrent guesses in back-off: "
             f"{', '.join(f'{t * 1000:.0f}' for _, t in sorted(burst, key=lambda b: b[1]))} ms, {slow} as slow as "
-            f"a check; the right password worked again {recovered:.2f} s after the burst"
+            f"a check; {checked:g} password checks; the right password worked again {recovered:.2f} s after the burst"
         )
-    # lenient (a loaded machine slows a refusal too); without one check per window all 8 are slow
-    assert slow <= BURST // 2, f"{slow} of {BURST} guesses took as long as a password check"
+    # judy's login is one check; the burst, meeting a window that is due, one more (without one check per
+    # window: all 8). The answer times printed above show the same from outside, but a loaded machine slows
+    # refusals too, so the count the server keeps is what is asserted.
+    assert 1 <= checked <= 2, f"{checked} password checks during the burst and judy's login"
 
 
 def test_a_guessing_address_slows_its_guesser_not_a_user_in_good_standing_whatever_it_forwards(

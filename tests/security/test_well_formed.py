@@ -2,12 +2,15 @@
 admin (HTTP 500, or an empty SOAP envelope), and `SELECT char(1)` as a quick job answered 500 while the job
 was recorded Finished. Every answer is now well-formed XML: what XML 1.0 cannot carry becomes U+FFFD."""
 
+import logging
+import re
 from collections.abc import Iterator
 
 import pytest
 from lxml import etree
 from starlette.applications import Starlette
 
+from jobgate.dialects.soap import spyne_apps
 from jobgate.domain.model import Actor, Channel, JobSpec
 from jobgate.domain.states import JobState
 from support.kits.base import app_in_process, request
@@ -78,3 +81,28 @@ def test_a_quick_job_answering_a_control_character_is_well_formed_and_finished(a
     [quick] = [j for j in app.state.components.jobs.list_jobs(Actor("root", Channel.CLI, frozenset({"admin"})))
                if j.synchronous]  # fmt: skip
     assert quick.state is JobState.FINISHED
+
+
+@pytest.mark.parametrize("binding", ["soap11", "soap12", "http-get", "http-post"])
+def test_an_answer_that_cannot_be_written_is_the_internal_error_with_its_request_id_and_log_line(
+    app: Starlette, binding: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind xml_text, a value lxml refuses (here the control characters xml_text no longer replaces): the
+    answer is the binding's internal error quoting the request id it is logged under, never the half-written
+    envelope with HTTP 200 that Spyne would send."""
+    monkeypatch.setattr(spyne_apps, "xml_text", lambda text: text)
+    with caplog.at_level(logging.ERROR, logger=spyne_apps.log.name):
+        status, body = get_jobs(app, binding, 4201, PASSWORD)
+
+    assert status == 500, body[:300]
+    [request_id] = set(re.findall(rb"quote request id ([0-9a-f]{16})", body))
+    if binding in SOAP:
+        root = etree.fromstring(body, STRICT)
+        assert root.tag == f"{{{SOAP[binding][0]}}}Envelope"
+        assert root.prefix == "soap"
+        assert root.find(f".//{{{SOAP[binding][0]}}}Fault") is not None
+    else:
+        assert body.startswith(b"System.Exception: An internal error occurred")
+    [logged] = [r for r in caplog.records if request_id.decode() in r.getMessage()]
+    assert logged.exc_info is not None
+    assert "XML compatible" in str(logged.exc_info[1])

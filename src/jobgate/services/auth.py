@@ -14,6 +14,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobgate.domain.errors import BadCredentials, TokenExpired
@@ -203,8 +204,10 @@ class Authenticator:
         tokens: TokenService,
         policy: AuthPolicy = AuthPolicy(),
         secret: bytes | None = None,
+        observe_check: Callable[[], None] | None = None,
     ) -> None:
         self._uow, self._hasher, self._clock, self._tokens, self.policy = uow, hasher, clock, tokens, policy
+        self._observe_check = observe_check or (lambda: None)  # told of every password hash checked
         self.cache = CredentialCache(clock, policy.cache_ttl_s, policy.cache_size, secret)
         self.throttle = Throttle(clock, policy)
         self._dummy_hash: str | None = None
@@ -275,6 +278,7 @@ class Authenticator:
 
     def _check(self, creds: Credentials) -> User | None:
         user = self._lookup(creds)
+        self._observe_check()
         if user is None:
             self._hasher.verify(self._dummy(), creds.secret)  # same cost whether or not the user exists
             return None

@@ -27,6 +27,7 @@ from jobgate.dialects.soap.spyne_apps import (
     MappedFault,
     ParamKind,
     asmx_exception_text,
+    internal_fault,
     map_error,
     param_kinds,
     value_element,
@@ -115,9 +116,12 @@ class FastLane:
     def soap(self, version: SoapVersion, op: str, call: Any, values: Mapping[str, str]) -> Answer:
         """(HTTP status, the envelope, extra headers a fault may carry), as the Spyne path answers."""
         result, fault = self.call(op, call, values)
-        if fault is not None:
-            return _fault(version, fault)
-        return 200, self._memo((version, op, result), self._envelope, version, op, result), ()
+        if fault is None:
+            try:
+                return 200, self._memo((version, op, result), self._envelope, version, op, result), ()
+            except Exception as exc:  # an answer that cannot be written: ours, as on the Spyne path
+                fault = internal_fault(self.wording, exc, op, call.request_id)
+        return _fault(version, fault)
 
     def document(self, version: SoapVersion, op: str, call: Any, request: Any, envelope: Any) -> Answer:
         """A document operation's answer, as soap() gives it."""
@@ -148,9 +152,12 @@ class FastLane:
 
     def http(self, op: str, call: Any, values: Mapping[str, str]) -> tuple[int, bytes]:
         result, fault = self.call(op, call, values)
-        if fault is not None:
-            return 500, asmx_exception_text(fault.message, fault.kind).encode()
-        return 200, self._memo(("http", op, result), self._http_answer, op, result)
+        if fault is None:
+            try:
+                return 200, self._memo(("http", op, result), self._http_answer, op, result)
+            except Exception as exc:
+                fault = internal_fault(self.wording, exc, op, call.request_id)
+        return 500, asmx_exception_text(fault.message, fault.kind).encode()
 
     def _http_answer(self, op: str, result: Any) -> bytes:
         shape = self.shapes[op]

@@ -106,12 +106,40 @@ def map_error(
     that quotes the request id (the detail goes to the log under that id, never to the client)."""
     wire = errors.lookup(exc, operation)
     if wire is None:
-        log.error("unhandled error in %s (request id %s)", operation, request_id, exc_info=exc)
-        message = f"An internal error occurred; quote request id {request_id}."
-        return MappedFault("Server", wording.server + message, message, "InternalError")
+        return internal_fault(wording, exc, operation, request_id)
     message = xml_text(wire.text(exc))  # an error may quote what the client sent
     prefix = wording.server if wire.code.startswith("Server") else ""
     return MappedFault(wire.code, prefix + message, message, type(exc).__name__, wire.status, wire.headers)
+
+
+def internal_fault(wording: FaultWording, exc: BaseException, operation: str | None, request_id: str) -> MappedFault:
+    """Our own fault, never the client's: logged with its traceback under the request id, which the answer
+    quotes (and nothing else of it)."""
+    log.error("unhandled error in %s (request id %s)", operation, request_id, exc_info=exc)
+    message = f"An internal error occurred; quote request id {request_id}."
+    return MappedFault("Server", wording.server + message, message, "InternalError")
+
+
+def _unwritten(ctx: Any, exc: Exception) -> None:
+    """An answer that could not be written becomes the internal fault, in the binding's shape."""
+    app = ctx.app
+    operation = ctx.descriptor.name if ctx.descriptor is not None else None
+    ctx.out_error = internal_fault(app.wording, exc, operation, getattr(ctx.udc, "request_id", "-"))
+    ctx.out_document = ctx.out_string = ctx.out_body_doc = None
+    ctx.transport.resp_code = "500 Internal Server Error"
+    ctx.fire_event("method_exception_object")
+
+
+class _Answering(WsgiApplication):  # type: ignore[misc]
+    """Spyne answers a response it fails to serialize with the half-written envelope and HTTP 200; here it
+    becomes the internal fault, logged under the request id."""
+
+    def get_out_string(self, ctx: Any) -> None:
+        try:
+            super().get_out_string(ctx)
+        except Exception as exc:
+            _unwritten(ctx, exc)
+            super().get_out_string(ctx)
 
 
 def _inject_call(ctx: Any) -> None:
@@ -147,7 +175,7 @@ def build_apps(
         app = _MappedApplication(list(services), tns=tns, name=name, in_protocol=in_protocol, out_protocol=out_protocol)
         app.errors, app.wording = errors, wording
         app.event_manager.add_listener("method_call", _inject_call)
-        return WsgiApplication(app)
+        return _Answering(app)
 
     http = make(HttpRpc(validator="soft"), OutHttpRpc())
     http.app.event_manager.add_listener("method_return_object", _asmx_http_result)
@@ -190,7 +218,15 @@ XML_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>\n'  # as ASMX 
 
 
 def _asmx_http_result(ctx: Any) -> None:
-    """`<long xmlns="tns">42</long>`, `<ArrayOfCJJob …>…`, or an empty body for void (ASMX HttpGet/HttpPost)."""
+    """`<long xmlns="tns">42</long>`, `<ArrayOfCJJob …>…`, or an empty body for void (ASMX HttpGet/HttpPost);
+    an answer that cannot be written is the internal error."""
+    try:
+        _write_asmx_http_result(ctx)
+    except Exception as exc:
+        _unwritten(ctx, exc)
+
+
+def _write_asmx_http_result(ctx: Any) -> None:
     ctx.transport.resp_headers["Content-Type"] = "text/xml; charset=utf-8"
     fields = list(ctx.descriptor.out_message._type_info.values())
     if not fields:
