@@ -210,7 +210,19 @@ class DialectKit(Protocol):
 
 
 # -- what must never reach a client ---------------------------------------------------------------------------
-_LIBRARY_MARKERS: Final = ("Traceback", 'File "', ".py", "sqlalchemy", "sqlite", "lxml", "spyne", "psycopg")
+# Spyne's own envelope prefixes name the library as plainly as its name does
+_LIBRARY_MARKERS: Final = (
+    "Traceback",
+    'File "',
+    ".py",
+    "sqlalchemy",
+    "sqlite",
+    "lxml",
+    "spyne",
+    "psycopg",
+    "soap11env",
+    "soap12env",
+)
 _SQL_MARKERS: Final = (re.compile(r"\bSELECT\b"), re.compile(r"\bUPDATE\b"))
 
 

@@ -60,11 +60,27 @@ class _XmlText:
         return xml_text(text) if isinstance(text, str) else text
 
 
-class OutSoap11(_XmlText, Soap11):  # type: ignore[misc]
+class _OwnEnvelope:
+    """Mixin for Spyne's SOAP output: the envelope in jobgate's one shape, `soap:` for the envelope and `tns:`
+    for the service, as the fast lane and the faults write it (Spyne's own `soap11env:`/`soap12env:`, and
+    every prefix it knows, would name the library in every answer). The parts move over unchanged."""
+
+    def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
+        document = ctx.out_document
+        if document is not None:
+            ns = document.nsmap.get(document.prefix) or etree.QName(document).namespace
+            envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "tns": ctx.app.tns})
+            for part in document:  # Header, Body
+                etree.SubElement(envelope, part.tag, part.attrib).extend(list(part))
+            ctx.out_document = envelope
+        super().create_out_string(ctx, charset)  # type: ignore[misc]
+
+
+class OutSoap11(_XmlText, _OwnEnvelope, Soap11):  # type: ignore[misc]
     pass
 
 
-class OutSoap12(_XmlText, Soap12):  # type: ignore[misc]
+class OutSoap12(_XmlText, _OwnEnvelope, Soap12):  # type: ignore[misc]
     pass
 
 
