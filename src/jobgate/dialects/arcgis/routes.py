@@ -8,7 +8,6 @@ import platform
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
@@ -20,7 +19,7 @@ from jobgate.dialects.arcgis import auth, operations, wire
 from jobgate.dialects.arcgis.errors import BadInput, MethodRefused, wire_error
 from jobgate.dialects.arcgis.waits import MAX_WAIT_S, JobWaits
 from jobgate.dialects.common import DialectOptions, Services
-from jobgate.dialects.common.body import ClientGone, read_body
+from jobgate.dialects.common.body import ClientGone, form_pairs, read_body
 from jobgate.dialects.common.http import request_base_url
 from jobgate.dialects.common.jsonbody import parse_json
 from jobgate.domain.errors import JobNotFound
@@ -162,7 +161,7 @@ async def _read_form(scope: Scope, receive: Receive, limit: int) -> dict[str, st
     if media != FORM:
         raise BadInput("Send the parameters form-encoded (application/x-www-form-urlencoded).")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+        pairs = await form_pairs(body, MAX_FIELDS, strict=True)
     except (UnicodeDecodeError, ValueError):
         raise BadInput("The form body is not valid UTF-8 form data, or has too many fields.") from None
     return dict(pairs)

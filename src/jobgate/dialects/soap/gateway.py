@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from jobgate.dialects.common import DialectOptions, Services
-from jobgate.dialects.common.body import BodyTooLarge, ClientGone, read_body
+from jobgate.dialects.common.body import BodyTooLarge, ClientGone, form_pairs, read_body
 from jobgate.dialects.common.calls import CallInfo
 from jobgate.dialects.common.http import is_loopback, request_base_url
 from jobgate.dialects.common.xml import XmlRefused, parse
@@ -218,7 +218,7 @@ class SoapGateway:
             if content_type != "application/x-www-form-urlencoded":
                 return _asmx_error(f"Request format is invalid: {content_type or 'missing Content-Type'}.")
             try:
-                pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+                pairs = await form_pairs(body, max_fields=200)
             except (UnicodeDecodeError, ValueError):
                 return _asmx_error("Request format is invalid: the form is not valid UTF-8 url-encoding.")
         try:
