@@ -126,6 +126,20 @@ class JobService:
         with self._uow(write=False) as uow:
             return uow.jobs.list_jobs(where)
 
+    def page_of_jobs(self, actor: Actor, where: JobFilter) -> tuple[int, list[Job]]:
+        """(how many jobs the filter selects without its offset and limit, the page it selects), read together."""
+        if not actor.is_admin:
+            where = replace(where, owner=actor.name)
+        with self._uow(write=False) as uow:
+            return uow.jobs.count_jobs(where), uow.jobs.list_jobs(where)
+
+    def list_histories(self, actor: Actor, where: JobFilter = _ALL) -> list[tuple[Job, list[JobEvent]]]:
+        """The jobs `list_jobs` selects, each with its history, read in one unit of work."""
+        if not actor.is_admin:
+            where = replace(where, owner=actor.name)
+        with self._uow(write=False) as uow:
+            return [(job, uow.jobs.events(job.id)) for job in uow.jobs.list_jobs(where)]
+
     def history(self, actor: Actor, ref: JobRef) -> tuple[Job, list[JobEvent]]:
         with self._uow(write=False) as uow:
             job = readable(actor, load(uow, ref))
