@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 
 from jobgate.domain.states import JobState
+from support.arcgis import ROOT, SERVICE, admin_job_url, task_url
 from support.factories import expired_token
 from support.kits.base import (
     ADMIN,
@@ -31,9 +32,7 @@ from support.kits.base import (
     assert_store_unchanged,
 )
 
-SERVICE: Final = "demo"  # the GP service: the project of the kit's jobs
 TASK: Final = "sleep"
-ROOT: Final = "/arcgis"
 FORM: Final = "application/x-www-form-urlencoded"
 READER, UNKNOWN, EXPIRED = "reader", "unknown token", "expired token"
 
@@ -68,14 +67,6 @@ BAD_LOGIN: Final = {
 
 def wire_id(target: Target) -> str:
     return f"j{target.key}"
-
-
-def task_path(service: str = SERVICE) -> str:
-    return f"{ROOT}/rest/services/{service}/GPServer/{TASK}"
-
-
-def admin_path(job_id: str, service: str = SERVICE) -> str:
-    return f"{ROOT}/admin/services/{service}.GPServer/jobs/{job_id}"
 
 
 def form(**fields: Any) -> bytes:
@@ -137,15 +128,15 @@ class ArcGisKit:
         token = world.state["tokens"].get(caller)
         job = wire_id(target)
         if op in ("status", "admin job", "inputs", "admin query"):  # GETs: the token in the query string
-            path = {"status": f"{task_path()}/jobs/{job}", "admin job": admin_path(job),
-                    "inputs": f"{task_path()}/jobs/{job}/inputs/seconds",
+            path = {"status": f"{task_url()}/jobs/{job}", "admin job": admin_job_url(job),
+                    "inputs": f"{task_url()}/jobs/{job}/inputs/seconds",
                     "admin query": f"{ROOT}/admin/services/{SERVICE}.GPServer/jobs/query"}[op]  # fmt: skip
             extra = {"startTime": 0, "userName": target.owner, "number": 1000} if op == "admin query" else {}
             query = form(f=variant, token=token, **extra).decode()
             return world.send(Sent("GET", f"{path}?{query}", {}, b""))
-        path = {"submitJob": f"{task_path()}/submitJob", "cancel": f"{task_path()}/jobs/{job}/cancel",
-                "admin cancel": f"{admin_path(job)}/cancel",
-                "admin delete": f"{admin_path(job)}/delete"}[op]  # fmt: skip
+        path = {"submitJob": f"{task_url()}/submitJob", "cancel": f"{task_url()}/jobs/{job}/cancel",
+                "admin cancel": f"{admin_job_url(job)}/cancel",
+                "admin delete": f"{admin_job_url(job)}/delete"}[op]  # fmt: skip
         extra = {"seconds": 60} if op == "submitJob" else {}
         return world.send(Sent("POST", path, {"Content-Type": FORM}, form(f=variant, token=token, **extra)))
 
@@ -244,7 +235,7 @@ class ArcGisKit:
         admin POSTs). Only an administrator may send it: the administrator's token. The path names the job; the
         body's one value, where hostile input goes in, is the token."""
         token = world.state["tokens"][ADMIN]
-        path = f"{admin_path(wire_id(target), target.project)}/cancel"
+        path = f"{admin_job_url(wire_id(target), target.project)}/cancel"
         return Sent("POST", path, {"Content-Type": FORM}, form(f=variant, token=token), token)
 
     def untouchable(self, world: World) -> Target:
@@ -253,7 +244,7 @@ class ArcGisKit:
         return world.submit(world.cast.other.name, SERVICE, finished=True)
 
     def garbage(self, world: World, variant: str, body: bytes) -> Sent:
-        path = f"{admin_path('j' + '0' * 32)}/cancel"
+        path = f"{admin_job_url('j' + '0' * 32)}/cancel"
         return Sent("POST", path, {"Content-Type": FORM}, body)
 
     def content_types(self, variant: str) -> tuple[str, ...]:

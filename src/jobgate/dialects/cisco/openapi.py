@@ -3,7 +3,16 @@
 
 from typing import Any, Final
 
-from jobgate.dialects.cisco.wire import JOB_PAYLOAD, PAYLOADS, PREFIX, RUN_PAYLOAD, RUN_STATES, Operation, Payload
+from jobgate.dialects.cisco.wire import (
+    JOB_PAYLOAD,
+    PAYLOADS,
+    PREFIX,
+    RUN_FILTERS,
+    RUN_PAYLOAD,
+    STATUS_STATES,
+    Operation,
+    Payload,
+)
 
 REF: Final = "#/components/schemas/"
 VERSION_PARAM: Final = {
@@ -74,7 +83,7 @@ def _paths() -> dict[str, Any]:
     templates: dict[str, dict[str, Any]] = {f"{base}/op/jobService/{op.segment}": _operation(op) for op in Operation}
     paging = [_query(".firstResult", {"type": "integer", "minimum": 0}),
               _query(".maxResults", {"type": "integer", "minimum": 1, "maximum": 1000})]  # fmt: skip
-    status = {name: {"type": "string", "enum": sorted(values)} for name, values in RUN_STATES.items()}
+    status = {name: {"type": "string", "enum": sorted(STATUS_STATES[name])} for name in RUN_FILTERS}
     instant = {"type": "string", "description": "milliseconds since the epoch, or 2020-07-28T20:29:54.009Z"}
     runs = [_query("jobId", {"type": "integer", "minimum": 0}), _query("jobName", {"type": "string"}),
             _query("jobType", {"type": "string"}), *(_query(name, schema) for name, schema in status.items()),

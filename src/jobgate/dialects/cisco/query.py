@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from jobgate.dialects.cisco.errors import BadQuery
-from jobgate.dialects.cisco.wire import RUN_STATES, SUMMARY_STATES, SYSTEM_USER, summary_fields
+from jobgate.dialects.cisco.wire import RUN_FILTERS, STATUS_STATES, SYSTEM_USER, summary_fields
 from jobgate.domain.model import Job, JobFilter
 from jobgate.domain.states import JobState
 
@@ -130,9 +130,6 @@ def _values(job: Job) -> dict[str, str | None]:
     return {"id": str(job.id), **summary_fields(job)}
 
 
-_STATE_FIELDS: Final = {"jobStatus": 0, "runStatus": 1, "resultStatus": 2}
-
-
 def pushed(query: SummaryQuery) -> tuple[JobFilter, SummaryQuery | None]:
     """The query as a store filter, and what is left for `select` to do (None: nothing; the store pages too).
     An `eq` on the id, the type (task), the description (project), the user or a status narrows the filter; any
@@ -160,8 +157,8 @@ def _narrowed(where: JobFilter, condition: Condition) -> JobFilter | None:
         return replace(where, ids=found if where.ids is None else where.ids & found)
     if kind != 1 or not isinstance(value, str) or "\x00" in value:
         return None  # a number compares as a number here ("05" equals "5"), the store compares text; no NUL in SQL
-    if name in _STATE_FIELDS:
-        named = frozenset(s for s, names in SUMMARY_STATES.items() if names[_STATE_FIELDS[name]] == value)
+    if name in STATUS_STATES:
+        named = STATUS_STATES[name].get(value, frozenset())
         return replace(where, states=named if where.states is None else where.states & named)
     if name == "jobType" and where.task in (None, value):
         return replace(where, task=value)
@@ -233,11 +230,11 @@ def parse_runs(params: Sequence[tuple[str, str]]) -> RunQuery:
     if unknown:
         raise BadQuery(f"runhistory has no parameter {unknown[0]}.")
     states: frozenset[JobState] | None = None
-    for name in ("jobStatus", "runStatus"):
+    for name in RUN_FILTERS:
         if name in given:
-            named = RUN_STATES[name].get(_unquote(given[name]))
+            named = STATUS_STATES[name].get(_unquote(given[name]))
             if named is None:
-                raise BadQuery(f"{name} is one of {', '.join(sorted(RUN_STATES[name]))}.")
+                raise BadQuery(f"{name} is one of {', '.join(sorted(STATUS_STATES[name]))}.")
             states = named if states is None else states & named
     return RunQuery(
         job_id=_whole("jobId", given["jobId"], 0, 2**63 - 1) if "jobId" in given else None,

@@ -169,12 +169,13 @@ SUMMARY_STATES: Final[Mapping[JobState, tuple[str, str, str]]] = {
     JobState.CANCELLED: ("CANCELLED", "CANCELLED", "CANCELLED"),
 }
 SYSTEM_USER: Final = "SYSTEM"
-# runhistory's jobStatus and runStatus filters: each value names the states it shows
-RUN_STATES: Final[Mapping[str, Mapping[str, frozenset[JobState]]]] = {
+# each status field's values, and the states each value shows (what the filters on them select)
+STATUS_STATES: Final[Mapping[str, Mapping[str, frozenset[JobState]]]] = {
     field: {value: frozenset(s for s, names in SUMMARY_STATES.items() if names[i] == value)
             for value in {names[i] for names in SUMMARY_STATES.values()}}
-    for i, field in enumerate(("jobStatus", "runStatus"))
+    for i, field in enumerate(("jobStatus", "runStatus", "resultStatus"))
 }  # fmt: skip
+RUN_FILTERS: Final = ("jobStatus", "runStatus")  # the status filters runhistory takes
 
 
 def timestamp(at: datetime | None) -> str | None:
