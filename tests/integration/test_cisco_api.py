@@ -249,7 +249,15 @@ class TestRefusals:
             ("PUT", "/v3/op/jobService/cancel", {"Content-Type": "text/plain"}, 415),
             ("GET", "/v3/data/JobSummary?.maxResults=5000", {}, 400),
             ("GET", "/v3/data/JobSummary?colour=red", {}, 400),
-            ("GET", "/v3/op/jobService/runhistory", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?jobId=x", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?colour=red", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?jobType=a&jobType=b", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?jobStatus=RUNNING", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?startTime=yesterday", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?startTime=0001-01-01T00:00:00%2B05:00", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?startTime=99999999999999999", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?jobName=a%00b", {}, 400),
+            ("GET", "/v3/op/jobService/runhistory?.maxResults=1001", {}, 400),
             ("GET", "/v3/data/JobSummary/77777777", {}, 404),
             ("GET", "/v3/data/JobSummary?.sort=%1F%00", {}, 400),  # echoed in the message: no XML 1.0 character
             ("GET", "/v3/data/Job%00Summary", {}, 404),
@@ -273,7 +281,7 @@ class TestRefusals:
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("secret detail")
 
-        monkeypatch.setattr(jobs_of(app), "list_jobs", broken)
+        monkeypatch.setattr(jobs_of(app), "page_of_jobs", broken)
         answer = request(app, "GET", f"{API}/v3/data/JobSummary.json", headers={**basic("writer"),
                                                                                "X-Request-Id": "req-42"})  # fmt: skip
         document = error_of(answer, 500)

@@ -2,6 +2,7 @@
 Adding, reading, listing, the compare-and-set (one job and many) and the history it writes."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -80,6 +81,42 @@ class TestListJobs:
         assert ids(JobFilter(include_system=False)) == [a1.id, b1.id, a2.id]
         assert ids(JobFilter(limit=2)) == [a1.id, b1.id]
         assert ids(JobFilter(owner="alice", include_system=False, limit=1)) == [a1.id]
+
+    def test_task_name_and_the_submission_window_narrow_them_and_offset_pages_them(self, store: Store) -> None:
+        early = add(store, JobSpec("sleep", {}, name="nightly"), now=T0)
+        other_task = add(store, JobSpec("sql", {}, name="nightly"), now=T0 + timedelta(seconds=1))
+        unnamed = add(store, JobSpec("sleep", {}), now=T0 + timedelta(seconds=2))
+        late = add(store, JobSpec("sleep", {}, name="nightly"), now=T0 + timedelta(seconds=3))
+
+        def ids(where: JobFilter) -> list[int]:
+            return [job.id for job in store.read(lambda tx: tx.jobs.list_jobs(where))]
+
+        assert ids(JobFilter(task="sleep")) == [early.id, unnamed.id, late.id]
+        assert ids(JobFilter(name="nightly")) == [early.id, other_task.id, late.id]
+        assert ids(JobFilter(name="")) == [unnamed.id]
+        assert ids(JobFilter(task="sleep", name="nightly")) == [early.id, late.id]
+        window = JobFilter(submitted_from=T0 + timedelta(seconds=1), submitted_until=T0 + timedelta(seconds=2))
+        assert ids(window) == [other_task.id, unnamed.id]  # both ends included
+        assert ids(JobFilter(submitted_from=T0 + timedelta(milliseconds=2001))) == [late.id]
+        assert ids(JobFilter(submitted_until=T0 + timedelta(milliseconds=999))) == [early.id]
+        assert ids(JobFilter(offset=1, limit=2)) == [other_task.id, unnamed.id]
+        assert ids(JobFilter(offset=3)) == [late.id]
+        assert ids(JobFilter(task="sleep", offset=1, limit=1)) == [unnamed.id]
+        assert ids(JobFilter(offset=4)) == []
+
+    def test_count_is_what_the_filter_selects_before_offset_and_limit(self, store: Store) -> None:
+        a1, _, gone = add(store, owner="alice"), add(store, owner="bob"), job_in(store, S.CANCELLED, owner="alice")
+        add(store, JobSpec("sql", {}), owner="alice")
+        moved(store, transition(gone, A.DELETE, Change(deleted=True)))
+
+        def count(where: JobFilter) -> int:
+            return store.read(lambda tx: tx.jobs.count_jobs(where))
+
+        assert count(JobFilter()) == 3  # the deleted job is not counted
+        assert count(JobFilter(owner="alice")) == 2
+        assert count(JobFilter(owner="alice", task="sleep", offset=1, limit=0)) == 1
+        assert count(JobFilter(ids=frozenset({a1.id, gone.id}))) == 1
+        assert count(JobFilter(states=frozenset({S.EXECUTING}))) == 0
 
     def test_jobs_come_oldest_first_also_after_the_older_one_changed(self, store: Store) -> None:
         first, second = add(store), add(store)

@@ -1,4 +1,6 @@
-"""A hypothesis-driven fuzzer of seed 004's admin cancel POST and of the GP REST calls, against a real server.
+"""A hypothesis-driven fuzzer of seed 004's admin cancel POST and of the GP REST calls, against a real server: what
+the kit-driven fuzzer (test_fuzz_seeds.py, which mutates the seed's body and headers) does not reach, the path (job
+ids, services, REST and admin operations) and the method mutated too.
 
 Each input mutates a request (real admin token, real job ids): form bodies with random, duplicated or missing
 fields, random `f`, token and `wait` values, byte flips and truncation, odd Content-Types, methods and job ids.

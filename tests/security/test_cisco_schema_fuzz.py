@@ -45,7 +45,7 @@ def test_every_cisco_operation_survives_fuzzing(cisco_app: Starlette) -> None:
     # driven by hand: schemathesis' pytest plugin reads a pytest-internal attribute pytest 9 no longer has
     schema = schemathesis.openapi.from_asgi("/openapi.json", cisco_app).include(path_regex="^/webacs/")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == (4 * 2 + 3) * 2  # 4 operations × PUT/POST, 3 reads; each with and without .json
+    assert len(operations) == (4 * 2 + 4) * 2  # 4 operations × PUT/POST, 4 reads; each with and without .json
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -1,11 +1,11 @@
 """A hypothesis-driven fuzzer of every dialect's seed request (its cancel, as the seed sample spells it), through
-its kit, in this process. Each input is the seed, sent by the owner and naming another user's job, mutated: bytes
-flipped, cut short, a tag (or JSON key) renamed, the value naming the job replaced (by any JSON value in a JSON
-payload) or left out, the document nested deep, a
-SOAPAction naming another operation, a random Content-Type. Whatever arrives,
-the answer is a refusal in the dialect's shape or a sound answer that changed nothing (the kit judges which);
-it never shows a traceback, a path, a library name or SQL text the request did not carry; it carries a request
-id; and the store (every job, and the target's history) never changes.
+its kit, in this process. Each input is the seed, sent by the owner (an administrator, where only one may send it)
+and naming a job the sender may not change (another user's, or one that has ended), mutated: bytes flipped, cut
+short, a tag (JSON key, form field) renamed, the value naming the job replaced (by any JSON value in a JSON
+payload) or left out, the document nested deep, a SOAPAction naming another operation, a random Content-Type.
+Whatever arrives, the answer is a refusal in the dialect's shape or a sound answer that changed nothing (the
+kit judges which); it never shows a traceback, a path, a library name or SQL text the request did not carry; it
+carries a request id; and the store (every job, and the target's history) never changes.
 
 150 inputs per dialect, spread over its variants. CasJobs' deeper fuzzer, which also tells a malformed request
 from a sound one by re-reading it, is test_fuzz_cancel.py; Cisco's OpenAPI-driven one, test_cisco_schema_fuzz.py.
@@ -62,9 +62,12 @@ def mutated(draw: st.DrawFn, seed: Sent, content_types: tuple[str, ...]) -> tupl
     elif kind == "cut":
         body = body[: draw(st.integers(0, len(body) - 1))]
     elif kind == "rename":
-        names = sorted(set(re.findall(rb"<([A-Za-z][\w.-]*)", body)) | set(re.findall(rb'"(\w+)"\s*:', body)))
+        names = sorted(set(re.findall(rb"<([A-Za-z][\w.-]*)", body)) | set(re.findall(rb'"(\w+)"\s*:', body))
+                       | set(re.findall(rb"(?:^|&)(\w+)=", body)))  # fmt: skip
         old = draw(st.sampled_from(names))
-        new = draw(st.sampled_from([b"x", b"Body", b"CancelJob", b"cancelJob", b"ticket", b"runIds", b"jobId", b""]))
+        new = draw(
+            st.sampled_from([b"x", b"Body", b"CancelJob", b"cancelJob", b"ticket", b"runIds", b"jobId", b"token", b""])
+        )
         body = body.replace(old, new)
     elif kind == "value":
         is_json = body.lstrip().startswith(b"{")
@@ -97,7 +100,7 @@ def test_a_mutated_seed_is_refused_or_answered_soundly_and_never_changes_the_sto
     kit_world: KitWorld, kit: DialectKit, variant: str
 ) -> None:
     world = kit_world(kit)
-    target = world.submit(world.cast.other.name, kit.project)  # not the sender's: nothing may change it
+    target = kit.untouchable(world)  # nothing the sender may send changes it
     seed = kit.seed(world, variant, target)
 
     @settings(max_examples=math.ceil(PER_DIALECT / cases_of(kit)), deadline=None, database=None,

@@ -11,7 +11,12 @@ import pytest
 from support.kits import KITS, DialectKit
 from support.kits.base import assert_no_leak, world_of
 
-SEED_CASES = [pytest.param(kit, variant, id=f"{kit.name}-{variant}") for kit in KITS for variant in kit.xml_variants]
+SEED_CASES = [
+    pytest.param(kit, variant, id=f"{kit.name}-{variant}")
+    for kit in KITS
+    for variant in kit.variants
+    if variant in kit.xml_variants or variant.endswith("json")
+]
 
 
 @pytest.mark.parametrize(("kit", "variant"), SEED_CASES)
@@ -30,7 +35,7 @@ def test_an_unexpected_error_is_a_server_refusal_quoting_the_request_id_and_the_
     request_id = answer.headers["x-request-id"]
     assert answer.status_code == 500, answer.text
     refusal = kit.refusal(answer)
-    assert refusal.code.partition(".")[0] in ("Server", "Receiver", "500"), refusal
+    assert refusal.code.partition(".")[0] == kit.server_code(variant), refusal
     assert f"request id {request_id}" in refusal.text, refusal.text
     assert_no_leak(answer)
     assert "no such table" in caplog.text  # the detail is in the log, under the request id

@@ -81,6 +81,10 @@ class FakeJobRepository:
             and (where.project is None or job.project == where.project)
             and (where.ids is None or job.id in where.ids)
             and (where.include_system or not job.system)
+            and (where.task is None or job.task == where.task)
+            and (where.name is None or job.name == where.name)
+            and (where.submitted_from is None or job.submitted_at >= where.submitted_from)
+            and (where.submitted_until is None or job.submitted_at <= where.submitted_until)
         )
 
     # -- the JobRepository port -----------------------------------------------------------------------
@@ -102,8 +106,11 @@ class FakeJobRepository:
         return next((j for j in self.rows.values() if j.key == key and j.id not in self.deleted), None)
 
     def list_jobs(self, where: JobFilter) -> list[Job]:
-        found = [job for _, job in sorted(self.rows.items()) if self._matches(job, where)]
+        found = [job for _, job in sorted(self.rows.items()) if self._matches(job, where)][where.offset :]
         return found if where.limit is None else found[: where.limit]
+
+    def count_jobs(self, where: JobFilter) -> int:
+        return sum(1 for job in self.rows.values() if self._matches(job, where))
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         _instant(now)

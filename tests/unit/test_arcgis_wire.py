@@ -51,3 +51,10 @@ class TestErrorShapes:
         body, code, http = wire_error(KeyError("secret detail"), "status", admin=False, job="")
         assert (code, http) == (500, 500)
         assert "secret" not in str(body)
+
+    def test_the_generic_error_quotes_the_request_id_in_both_shapes(self) -> None:
+        rest, _, _ = wire_error(KeyError("secret detail"), "status", admin=False, job="", request_id="r-1")
+        admin, _, _ = wire_error(KeyError("secret detail"), "cancel", admin=True, job="jabc", request_id="r-1")
+        quoted = "An internal error occurred; quote request id r-1."
+        assert rest == {"error": {"code": 500, "message": "Unable to complete operation.", "details": [quoted]}}
+        assert admin == {"status": "error", "messages": ["Unable to complete operation.", quoted], "code": 500}

@@ -117,12 +117,21 @@ class JobSpec:
 
 @dataclass(frozen=True, slots=True)
 class JobFilter:
+    """Which jobs a listing selects (every field narrows; None selects all), oldest first: `name` is the name the
+    job was submitted with ("" for none), the submission window is inclusive, and `offset` jobs are skipped before
+    at most `limit` are returned."""
+
     owner: str | None = None
     states: frozenset[JobState] | None = None
     project: str | None = None
     ids: frozenset[int] | None = None
     include_system: bool = True
     limit: int | None = None
+    task: str | None = None
+    name: str | None = None
+    submitted_from: datetime | None = None
+    submitted_until: datetime | None = None
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)

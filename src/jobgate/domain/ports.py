@@ -44,6 +44,10 @@ class JobRepository(Protocol):
 
     def list_jobs(self, where: JobFilter) -> list[Job]: ...
 
+    def count_jobs(self, where: JobFilter) -> int:
+        """How many jobs `list_jobs` would select without `offset` and `limit`."""
+        ...
+
     def transition(self, move: Transition, now: datetime) -> Job | None:
         """Compare-and-set plus its event; the moved job, or None when the state was not `expected`."""
         ...

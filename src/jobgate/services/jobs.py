@@ -38,6 +38,11 @@ Named = Callable[[Job], bool]
 _CANCEL_ROUNDS = 3  # a bulk cancel re-reads the jobs others moved under it, at most this many times
 
 
+def visible(actor: Actor, where: JobFilter) -> JobFilter:
+    """`where` narrowed to the jobs `actor` may see: their own, or every job for an administrator."""
+    return where if actor.is_admin else replace(where, owner=actor.name)
+
+
 class _NoSignal:
     def canceling(self, job_id: int) -> None:
         return None
@@ -124,10 +129,19 @@ class JobService:
         return job.output_loc
 
     def list_jobs(self, actor: Actor, where: JobFilter = _ALL) -> list[Job]:
-        if not actor.is_admin:
-            where = replace(where, owner=actor.name)
         with self._uow(write=False) as uow:
-            return uow.jobs.list_jobs(where)
+            return uow.jobs.list_jobs(visible(actor, where))
+
+    def page_of_jobs(self, actor: Actor, where: JobFilter) -> tuple[int, list[Job]]:
+        """(how many jobs the filter selects without its offset and limit, the page it selects), read together."""
+        where = visible(actor, where)
+        with self._uow(write=False) as uow:
+            return uow.jobs.count_jobs(where), uow.jobs.list_jobs(where)
+
+    def list_histories(self, actor: Actor, where: JobFilter = _ALL) -> list[tuple[Job, list[JobEvent]]]:
+        """The jobs `list_jobs` selects, each with its history, read in one unit of work."""
+        with self._uow(write=False) as uow:
+            return [(job, uow.jobs.events(job.id)) for job in uow.jobs.list_jobs(visible(actor, where))]
 
     def history(self, actor: Actor, ref: JobRef) -> tuple[Job, list[JobEvent]]:
         with self._uow(write=False) as uow:
@@ -258,7 +272,7 @@ class JobService:
     def _cancel_filter(actor: Actor, where: JobFilter) -> JobFilter:
         sources = moving_sources(Action.CANCEL)
         states = sources if where.states is None else where.states & sources
-        return replace(where, owner=where.owner if actor.is_admin else actor.name, states=states)
+        return replace(visible(actor, where), states=states)
 
     @staticmethod
     def _cancellable(found: list[Job]) -> list[Job]:

@@ -241,7 +241,12 @@ class SqlJobRepository(_Repository):
         query = select(jobs).where(*_conditions(where)).order_by(jobs.c.id)
         if where.limit is not None:
             query = query.limit(where.limit)
+        if where.offset:
+            query = query.offset(where.offset)
         return [_job(row) for row in self._conn.execute(query)]
+
+    def count_jobs(self, where: JobFilter) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(jobs).where(*_conditions(where))).scalar_one())
 
     def transition(self, move: Transition, now: datetime) -> Job | None:
         columns, params = _change_params(move, now)
@@ -398,6 +403,14 @@ def _conditions(where: JobFilter) -> list[ColumnElement[bool]]:
         conds.append(jobs.c.id.in_(sorted(where.ids)))
     if not where.include_system:
         conds.append(jobs.c.system.is_(False))
+    if where.task is not None:
+        conds.append(jobs.c.task == where.task)
+    if where.name is not None:
+        conds.append(jobs.c.name == where.name)
+    if where.submitted_from is not None:
+        conds.append(jobs.c.submitted_at >= where.submitted_from)
+    if where.submitted_until is not None:
+        conds.append(jobs.c.submitted_at <= where.submitted_until)
     return conds
 
 

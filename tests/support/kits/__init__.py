@@ -3,13 +3,14 @@ parametrised over KITS, so a new dialect gets the whole hostile-input and owners
 
 from typing import Final
 
+from support.kits.arcgis import ArcGisKit
 from support.kits.base import DialectKit
 from support.kits.birst import BirstKit
 from support.kits.casjobs import CasJobsKit
 from support.kits.cisco import CiscoKit
 from support.kits.transws import TransWsKit
 
-KITS: Final[tuple[DialectKit, ...]] = (CasJobsKit(), BirstKit(), TransWsKit(), CiscoKit())
+KITS: Final[tuple[DialectKit, ...]] = (CasJobsKit(), BirstKit(), TransWsKit(), CiscoKit(), ArcGisKit())
 XML_KITS: Final = tuple(kit for kit in KITS if kit.xml_variants)
 
 

@@ -189,11 +189,18 @@ class DialectKit(Protocol):
     def client_code(self, variant: str) -> str:
         """The code of a refusal that blames the request: Client / Sender, or HTTP 400's."""
 
+    def server_code(self, variant: str) -> str:
+        """The code of the refusal that blames the server (an unexpected error): Server / Receiver, or 500."""
+
     def gate_text(self, reason: str) -> str:
         """How the dialect words a refusal of the XML gate's (`reason` is the gate's own sentence)."""
 
     def seed(self, world: World, variant: str, target: Target) -> Sent:
         """The dialect's seed request (its cancel) by the owner, naming `target`; `marker` is the text naming it."""
+
+    def untouchable(self, world: World) -> Target:
+        """A job the seed's sender may not change, for the fuzzer to aim the seed at: another user's (or, where
+        only an administrator may send the seed, one that has ended)."""
 
     def garbage(self, world: World, variant: str, body: bytes) -> Sent:
         """`body` sent where the seed goes, with the variant's content type and the owner's credentials."""

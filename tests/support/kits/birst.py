@@ -182,6 +182,12 @@ class BirstKit:
     def client_code(self, variant: str) -> str:
         return soap.client_code(variant)
 
+    def server_code(self, variant: str) -> str:
+        return soap.server_code(variant)
+
+    def untouchable(self, world: World) -> Target:
+        return world.submit(world.cast.other.name, self.project)
+
     def gate_text(self, reason: str) -> str:
         return f"Server was unable to read request. ---> {reason}"  # ASMX's wording
 

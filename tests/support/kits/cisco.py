@@ -148,6 +148,12 @@ class CiscoKit:
     def client_code(self, variant: str) -> str:
         return "400"
 
+    def server_code(self, variant: str) -> str:
+        return "500"
+
+    def untouchable(self, world: World) -> Target:
+        return world.submit(world.cast.other.name, self.project)
+
     def gate_text(self, reason: str) -> str:
         return f"Invalid payload: {reason}"
 

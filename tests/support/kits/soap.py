@@ -20,6 +20,10 @@ def client_code(variant: str) -> str:
     return "Sender" if variant == "soap12" else "Client"
 
 
+def server_code(variant: str) -> str:
+    return "Receiver" if variant == "soap12" else "Server"
+
+
 def fault(answer: httpx.Response) -> tuple[str, str, str]:
     """(envelope namespace, code as sent with any subcode, text) of a SOAP 1.1 or 1.2 fault."""
     try:

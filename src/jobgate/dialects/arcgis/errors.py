@@ -111,12 +111,16 @@ ERRORS: Final = ErrorTable[ArcGisError](
 GENERIC: Final = _SERVER
 
 
-def wire_error(exc: BaseException, operation: str, admin: bool, job: str) -> tuple[dict[str, Any], int, int]:
-    """The body, its `code` and the f=html HTTP status for `exc`; anything unlisted is the generic error."""
+def wire_error(
+    exc: BaseException, operation: str, admin: bool, job: str, request_id: str | None = None
+) -> tuple[dict[str, Any], int, int]:
+    """The body, its `code` and the f=html HTTP status for `exc`; anything unlisted is the generic error, which
+    quotes the request id (the detail is in the log under it, never in the answer)."""
     row = ERRORS.lookup(exc, operation) or GENERIC
+    quoted = [f"An internal error occurred; quote request id {request_id}."] if row is GENERIC and request_id else []
     if admin:
         code = row.admin_code or row.code
         first = row.admin(exc, job)
-        messages = [first, *(text for text in (d(exc, job) for d in row.details) if text != first)]
+        messages = [first, *(text for text in (d(exc, job) for d in row.details) if text != first), *quoted]
         return wire.admin_error(code, messages), code, row.http
-    return wire.rest_error(row.code, row.message, [d(exc, job) for d in row.details]), row.code, row.http
+    return wire.rest_error(row.code, row.message, [*(d(exc, job) for d in row.details), *quoted]), row.code, row.http

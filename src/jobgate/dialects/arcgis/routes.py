@@ -131,9 +131,9 @@ class Endpoint:
 
     def _refusal(self, exc: Exception, fmt: wire.Format, scope: Scope) -> Response:
         job = str(scope.get("path_params", {}).get("job_id", ""))
-        payload, _code, http = wire_error(exc, self.op.name, self.op.admin, job)
+        request_id = scope.get("state", {}).get("request_id", "-")
+        payload, _code, http = wire_error(exc, self.op.name, self.op.admin, job, request_id)
         if http >= 500:  # not a refusal: a fault, logged under the request id (the client sees none of it)
-            request_id = scope.get("state", {}).get("request_id", "-")
             log.error("arcgis %s failed (request %s)", self.op.name, request_id, exc_info=exc)
         # arcgis.md: ArcGIS answers refusals with HTTP 200 and the code in the body; an HTML page carries
         # the status; a body over the cap is 413, a busy server 503 and a fault 500 whatever f says

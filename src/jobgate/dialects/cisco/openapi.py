@@ -1,9 +1,18 @@
-"""Cisco's part of /openapi.json (OpenAPI 3.1): the job operations, runhistory and JobSummary under
+"""Cisco's part of /openapi.json (OpenAPI 3.1): the job operations, runhistory, JobSummary and rateLimits under
 /webacs/api/{version}/, each without and with the `.json` suffix, HTTP Basic on all of them."""
 
 from typing import Any, Final
 
-from jobgate.dialects.cisco.wire import JOB_PAYLOAD, PAYLOADS, PREFIX, RUN_PAYLOAD, Operation, Payload
+from jobgate.dialects.cisco.wire import (
+    JOB_PAYLOAD,
+    PAYLOADS,
+    PREFIX,
+    RUN_FILTERS,
+    RUN_PAYLOAD,
+    STATUS_STATES,
+    Operation,
+    Payload,
+)
 
 REF: Final = "#/components/schemas/"
 VERSION_PARAM: Final = {
@@ -72,13 +81,19 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     base = PREFIX + "/{version}"
     templates: dict[str, dict[str, Any]] = {f"{base}/op/jobService/{op.segment}": _operation(op) for op in Operation}
+    paging = [_query(".firstResult", {"type": "integer", "minimum": 0}),
+              _query(".maxResults", {"type": "integer", "minimum": 1, "maximum": 1000})]  # fmt: skip
+    status = {name: {"type": "string", "enum": sorted(STATUS_STATES[name])} for name in RUN_FILTERS}
+    instant = {"type": "string", "description": "milliseconds since the epoch, or 2020-07-28T20:29:54.009Z"}
+    runs = [_query("jobId", {"type": "integer", "minimum": 0}), _query("jobName", {"type": "string"}),
+            _query("jobType", {"type": "string"}), *(_query(name, schema) for name, schema in status.items()),
+            _query("startTime", instant), _query("endTime", instant), *paging]  # fmt: skip
     templates[f"{base}/op/jobService/runhistory"] = _read(
-        "ciscoRunHistory", "One job with its run", [{**_query("jobId", {"type": "integer"}), "required": True}],
+        "ciscoRunHistory", "The runs of the caller's jobs: by id, name, type, state, submission time", runs,
         "MgmtResponse",
     )  # fmt: skip
-    listing = [_query(".full", {"type": "boolean"}), _query(".firstResult", {"type": "integer", "minimum": 0}),
-               _query(".maxResults", {"type": "integer", "minimum": 1, "maximum": 1000}),
-               _query(".sort", {"type": "string"})]  # fmt: skip
+    templates[f"{base}/op/rateService/rateLimits"] = _read("ciscoRateLimits", "The rate limits", [], "MgmtResponse")
+    listing = [_query(".full", {"type": "boolean"}), *paging, _query(".sort", {"type": "string"})]
     templates[f"{base}/data/JobSummary"] = _read("ciscoJobSummaries", "The caller's jobs", listing, "QueryResponse")
     one = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
     templates[f"{base}/data/JobSummary/{{id}}"] = _read("ciscoJobSummary", "One job", [one], "QueryResponse")

@@ -3,10 +3,11 @@ service call, so one transaction, per id: a bad id never spoils the others), and
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 from typing import Final
 
 from jobgate.dialects.cisco import wire
-from jobgate.dialects.cisco.query import SummaryQuery, select
+from jobgate.dialects.cisco.query import RunQuery, SummaryQuery, pushed, select
 from jobgate.dialects.cisco.wire import Operation, Verdict
 from jobgate.domain.errors import JobNotFound, NotOwner, TransitionRefused
 from jobgate.domain.model import Actor, Job, JobEvent, Outcome
@@ -52,13 +53,28 @@ def _judge(jobs: JobService, actor: Actor, op: Operation, act: Act, job_id: int)
 
 
 def summaries(jobs: JobService, actor: Actor, query: SummaryQuery) -> tuple[int, list[Job]]:
-    """The page of jobs the query selects among those the actor may see, and how many matched in all."""
-    return select(jobs.list_jobs(actor), query)
+    """The page of jobs the query selects among those the actor may see, and how many matched in all: the store
+    filters what it can (query.pushed) and, when that is all, pages too."""
+    where, left = pushed(query)
+    if left is None:
+        return jobs.page_of_jobs(actor, where)
+    return select(jobs.list_jobs(actor, where), left)
 
 
 def summary(jobs: JobService, actor: Actor, job_id: int) -> Job:
     return jobs.get(actor, job_id)
 
 
-def run_history(jobs: JobService, actor: Actor, job_id: int) -> tuple[Job, list[JobEvent]]:
-    return jobs.history(actor, job_id)
+def run_histories(jobs: JobService, actor: Actor, asked: RunQuery) -> list[tuple[Job, list[JobEvent]]]:
+    """The page of runs the query selects among the actor's jobs, each with its history, oldest first; the store
+    filters and pages. A query naming one job by id that finds nothing: that job is not found."""
+    unnamed = asked.unnamed()
+    if unnamed is None:
+        found = jobs.list_histories(actor, asked.where())
+    else:  # `<task>_<id>` also names the unnamed job shown so: both pages from the start, merged, then paged
+        named = jobs.list_histories(actor, replace(asked.where(), offset=0, limit=asked.first + asked.limit))
+        runs = {job.id: (job, events) for job, events in (*named, *jobs.list_histories(actor, unnamed))}
+        found = [runs[job_id] for job_id in sorted(runs)][asked.first : asked.first + asked.limit]
+    if not found and asked.job_id is not None and asked.first == 0:
+        raise JobNotFound(asked.job_id)
+    return found

@@ -19,7 +19,6 @@ from jobgate.dialects.cisco.document import Node, Version, to_json, to_xml
 from jobgate.dialects.cisco.errors import (
     ERRORS,
     UNEXPECTED,
-    BadQuery,
     MethodNotAllowed,
     NoCredentials,
     NotAcceptable,
@@ -28,7 +27,7 @@ from jobgate.dialects.cisco.errors import (
     UnsupportedMediaType,
 )
 from jobgate.dialects.cisco.payload import ids_of
-from jobgate.dialects.cisco.query import parse_query
+from jobgate.dialects.cisco.query import DEFAULT_MAX, LIMIT_MAX, parse_query, parse_runs
 from jobgate.dialects.cisco.wire import Operation, Urls
 from jobgate.dialects.common.body import ClientGone, read_body
 from jobgate.dialects.common.http import request_base_url
@@ -50,9 +49,9 @@ VERSIONS: Final = frozenset(version.value for version in Version)
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a path names: an operation, runhistory, or JobSummary (all of them, or one)."""
+    """What a path names: an operation, runhistory, JobSummary (all of them, or one), or the rate limits."""
 
-    kind: str  # "operation", "runhistory", "summaries", "summary"
+    kind: str  # "operation", "runhistory", "summaries", "summary", "ratelimits"
     operation: Operation | None = None
     job_id: int | None = None
 
@@ -142,8 +141,11 @@ class CiscoApi:
             verdicts = operations.operate(self.jobs, actor, target.operation, ids, self.batch)
             return Answer("mgmtResponse", wire.operation_result(target.operation, call.urls("op"), verdicts))
         if target.kind == "runhistory":
-            job, events = operations.run_history(self.jobs, actor, _job_id_param(call))
-            return Answer("mgmtResponse", wire.run_history(call.urls("op"), job, events))
+            runs = operations.run_histories(self.jobs, actor, parse_runs(call.params))
+            return Answer("mgmtResponse", wire.run_history(call.urls("op"), runs))
+        if target.kind == "ratelimits":
+            limits = wire.RateLimits(DEFAULT_MAX, LIMIT_MAX, self.options.max_in_flight_per_user)
+            return Answer("mgmtResponse", wire.rate_limits(call.urls("op"), limits))
         return self._summaries(actor, target, call)
 
     def _summaries(self, actor: Actor, target: Target, call: Call) -> Answer:
@@ -242,19 +244,14 @@ def _target(call: Call) -> Target:
             return Target("operation", wire.OPERATIONS[parts[2]])
         if parts[2] == "runhistory":
             return Target("runhistory")
+    if parts == ["op", "rateService", "rateLimits"]:
+        return Target("ratelimits")
     if parts[:2] == ["data", wire.SUMMARY_TYPE]:
         if len(parts) == 2:
             return Target("summaries")
         if len(parts) == 3 and parts[2].isdecimal() and parts[2].isascii() and len(parts[2]) <= 18:
             return Target("summary", job_id=int(parts[2]))
     raise UnknownResource(parts[1] if parts[0] == "data" and len(parts) > 1 else path.strip("/"))
-
-
-def _job_id_param(call: Call) -> int:
-    values = [value for name, value in call.params if name == "jobId"]
-    if len(values) != 1 or not values[0].isdecimal() or not values[0].isascii() or len(values[0]) > 18:
-        raise BadQuery("runhistory takes one numeric jobId.")
-    return int(values[0])
 
 
 def routes(services: Services, options: DialectOptions) -> tuple[list[BaseRoute], list[BaseRoute]]:

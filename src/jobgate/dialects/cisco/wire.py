@@ -169,6 +169,13 @@ SUMMARY_STATES: Final[Mapping[JobState, tuple[str, str, str]]] = {
     JobState.CANCELLED: ("CANCELLED", "CANCELLED", "CANCELLED"),
 }
 SYSTEM_USER: Final = "SYSTEM"
+# each status field's values, and the states each value shows (what the filters on them select)
+STATUS_STATES: Final[Mapping[str, Mapping[str, frozenset[JobState]]]] = {
+    field: {value: frozenset(s for s, names in SUMMARY_STATES.items() if names[i] == value)
+            for value in {names[i] for names in SUMMARY_STATES.values()}}
+    for i, field in enumerate(("jobStatus", "runStatus", "resultStatus"))
+}  # fmt: skip
+RUN_FILTERS: Final = ("jobStatus", "runStatus")  # the status filters runhistory takes
 
 
 def timestamp(at: datetime | None) -> str | None:
@@ -241,7 +248,12 @@ def content_range(first: int, shown: int, count: int) -> str:
 
 
 # -- runhistory (cisco.md) -------------------------------------------------------------------------------------
-def run_history(urls: Urls, job: Job, events: Sequence[JobEvent]) -> Node:
+def run_history(urls: Urls, runs: Sequence[tuple[Job, Sequence[JobEvent]]]) -> Node:
+    """mgmtResponse/job, one per job asked for, each with its one run and the run's history."""
+    return _mgmt(urls, job=Many(tuple(_job_runs(job, events) for job, events in runs)))
+
+
+def _job_runs(job: Job, events: Sequence[JobEvent]) -> Node:
     job_status, run_status, result_status = SUMMARY_STATES[job.state]
     results = tuple(
         node(property=event.stage, value=" ".join(filter(None, (timestamp(event.at), event.reason))))
@@ -251,8 +263,23 @@ def run_history(urls: Urls, job: Job, events: Sequence[JobEvent]) -> Node:
         completionTime=timestamp(job.ended_at), lastStartTime=timestamp(job.started_at), resultStatus=result_status,
         results=node(result=Many(results)), runId=job.id, runStatus=run_status,
     )  # fmt: skip
-    described = node(
+    return node(
         description=job.project or None, jobId=job.id, jobName=job_name(job), jobStatus=job_status,
         jobType=job.task, runInstances=node(runInstance=Many((run,))),
     )  # fmt: skip
-    return _mgmt(urls, job=Many((described,)))
+
+
+# -- rateService/rateLimits (cisco.md [CLI]: scripts read mgmtResponse.rateLimitsDTO[0].limitUnpagedQuery) ---------
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    unpaged_query: int  # the most entities a query without .maxResults answers
+    page_size: int  # the largest .maxResults
+    requests_in_flight: int  # one user's requests at a time before 503 "Rate limit exceeded"
+
+
+def rate_limits(urls: Urls, limits: RateLimits) -> Node:
+    dto = node(
+        limitConcurrentRequestsPerUser=limits.requests_in_flight, limitPageSize=limits.page_size,
+        limitUnpagedQuery=limits.unpaged_query,
+    )  # fmt: skip
+    return _mgmt(urls, rateLimitsDTO=Many((dto,), always_array=True))
