@@ -80,6 +80,7 @@ class ArcGisKit:
     operations: tuple[str, ...] = (*REST_OPS, *ADMIN_OPS)
     callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, READER, ANONYMOUS, BAD_PASSWORD, UNKNOWN, EXPIRED)
     secrets_note = "passwords (generateToken) and tokens"
+    seed_caller = ADMIN  # seed 004 is the Administrator API's cancel
     project = SERVICE
 
     def cast(self) -> Cast:

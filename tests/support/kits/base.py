@@ -159,6 +159,7 @@ class DialectKit(Protocol):
     callers: tuple[str, ...]  # OWNER … BAD_PASSWORD, and the dialect's own (expired token, no credentials …)
     secrets_note: str  # what secrets the dialect's requests carry
     project: str  # the project its jobs are made in (a Birst space is a GUID)
+    seed_caller: str  # who sends the seed request: OWNER, or ADMIN where only an administrator may (ArcGIS admin)
 
     def cast(self) -> Cast:
         """The users of its world: names, passwords, groups, aliases."""
@@ -196,7 +197,7 @@ class DialectKit(Protocol):
         """How the dialect words a refusal of the XML gate's (`reason` is the gate's own sentence)."""
 
     def seed(self, world: World, variant: str, target: Target) -> Sent:
-        """The dialect's seed request (its cancel) by the owner, naming `target`; `marker` is the text naming it."""
+        """The dialect's seed request (its cancel) by `seed_caller`, naming `target`; `marker` is the text naming it."""
 
     def untouchable(self, world: World) -> Target:
         """A job the seed's sender may not change, for the fuzzer to aim the seed at: another user's (or, where

@@ -100,6 +100,7 @@ class BirstKit:
     operations: tuple[str, ...] = tuple(OPERATIONS)
     callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, LOGGED_OUT, EXPIRED, UNKNOWN, ANONYMOUS, BAD_PASSWORD)
     secrets_note = "passwords (Login) and login tokens"
+    seed_caller = OWNER
     project = SPACE
 
     def cast(self) -> Cast:

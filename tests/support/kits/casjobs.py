@@ -87,6 +87,7 @@ class CasJobsKit:
     operations: tuple[str, ...] = ("CancelJob", "GetJobStatus", "GetJobs", "SubmitJob", "ExecuteQuickJob")
     callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, ANONYMOUS, NO_CREDENTIALS, BAD_PASSWORD)
     secrets_note = "passwords (in every call's parameters)"
+    seed_caller = OWNER
     project = "p"
 
     def cast(self) -> Cast:

@@ -54,6 +54,7 @@ class CiscoKit:
     operations: tuple[str, ...] = (*WRITES, *READS)
     callers: tuple[str, ...] = (OWNER, OTHER, ADMIN, READER, ANONYMOUS, BAD_PASSWORD)
     secrets_note = "passwords (HTTP Basic)"
+    seed_caller = OWNER
     project = "p"
 
     def cast(self) -> Cast:

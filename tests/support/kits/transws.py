@@ -60,6 +60,7 @@ class TransWsKit:
     operations: tuple[str, ...] = (*CONTROL, *FAULTING)
     callers: tuple[str, ...] = (OWNER, OTHER, NAMING_OWNER, ADMIN, ANONYMOUS, EMPTY, BAD_PASSWORD, DIGEST)
     secrets_note = "passwords (HTTP Basic, UsernameToken)"
+    seed_caller = OWNER
     project = "books"
 
     def cast(self) -> Cast:
