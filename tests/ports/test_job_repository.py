@@ -276,6 +276,14 @@ class TestEvents:
     def test_an_unknown_job_has_no_events(self, store: Store) -> None:
         assert events(store, add(store).id + 1) == []
 
+    def test_events_of_many_jobs_are_each_job_s_events_in_one_read(self, store: Store) -> None:
+        canceling, submitted, finished = job_in(store, S.CANCELING), add(store), job_in(store, S.FINISHED)
+        asked = [finished.id, canceling.id, submitted.id, canceling.id, finished.id + 100]
+        found = store.read(lambda tx: tx.jobs.events_of(asked))
+        assert found == {job.id: events(store, job.id) for job in (canceling, submitted, finished)}
+        assert [e.seq for e in found[canceling.id]] == [1, 2, 3]
+        assert store.read(lambda tx: tx.jobs.events_of([])) == {}
+
 
 class TestStatesAndCounts:
     def test_states_of_names_the_state_of_each_known_id(self, store: Store) -> None:

@@ -148,6 +148,10 @@ class FakeJobRepository:
     def events(self, job_id: int) -> list[JobEvent]:
         return sorted((e for e in self.history if e.job_id == job_id), key=lambda e: e.seq)
 
+    def events_of(self, job_ids: Collection[int]) -> dict[int, list[JobEvent]]:
+        found = {job_id: self.events(job_id) for job_id in set(job_ids)}
+        return {job_id: events for job_id, events in found.items() if events}
+
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
         _instant(now)
         for job in self.list_jobs(JobFilter(states=frozenset({JobState.SUBMITTED}))):

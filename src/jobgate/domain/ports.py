@@ -59,6 +59,10 @@ class JobRepository(Protocol):
 
     def events(self, job_id: int) -> list[JobEvent]: ...
 
+    def events_of(self, job_ids: Collection[int]) -> dict[int, list[JobEvent]]:
+        """The events of each of these jobs, in seq order, in one read; a job with none (or unknown) is absent."""
+        ...
+
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
         """Move the oldest Submitted job of a known task to Executing for this runner; one winner."""
         ...

@@ -141,7 +141,9 @@ class JobService:
     def list_histories(self, actor: Actor, where: JobFilter = _ALL) -> list[tuple[Job, list[JobEvent]]]:
         """The jobs `list_jobs` selects, each with its history, read in one unit of work."""
         with self._uow(write=False) as uow:
-            return [(job, uow.jobs.events(job.id)) for job in uow.jobs.list_jobs(visible(actor, where))]
+            found = uow.jobs.list_jobs(visible(actor, where))
+            events = uow.jobs.events_of([job.id for job in found]) if found else {}
+        return [(job, events.get(job.id, [])) for job in found]
 
     def history(self, actor: Actor, ref: JobRef) -> tuple[Job, list[JobEvent]]:
         with self._uow(write=False) as uow:

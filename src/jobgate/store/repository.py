@@ -24,6 +24,11 @@ _GET_BY_KEY = select(jobs).where(jobs.c.key == bindparam("b_key"), _LIVE)
 _ADD = insert(jobs).returning(*jobs.c)
 _APPEND = insert(job_events)
 _EVENTS = select(job_events).where(job_events.c.job_id == bindparam("b_id")).order_by(job_events.c.seq)
+_EVENTS_OF = (
+    select(job_events)
+    .where(job_events.c.job_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(job_events.c.job_id, job_events.c.seq)
+)
 _STATES_OF = select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(bindparam("b_ids", expanding=True)))
 _HEARTBEAT = (
     update(jobs)
@@ -313,6 +318,12 @@ class SqlJobRepository(_Repository):
 
     def events(self, job_id: int) -> list[JobEvent]:
         return [_event(row) for row in self._lean.all(_EVENTS, {"b_id": job_id})]  # ArcGIS status messages
+
+    def events_of(self, job_ids: Collection[int]) -> dict[int, list[JobEvent]]:
+        found: dict[int, list[JobEvent]] = {}
+        for row in self._conn.execute(_EVENTS_OF, {"b_ids": sorted(set(job_ids))}):
+            found.setdefault(row.job_id, []).append(_event(row))
+        return found
 
     def claim_next(self, runner_id: str, now: datetime, tasks: Collection[str]) -> Job | None:
         values = {"b_runner": runner_id, "b_now": now, "b_tasks": list(tasks)}
