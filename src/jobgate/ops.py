@@ -174,7 +174,7 @@ class HotRoutes:
         self.app = app
         segments = [_first_segment(getattr(route, "path", "")) for route in routes]
         anywhere = [route for route, segment in zip(routes, segments, strict=True) if segment is None]
-        self._by_segment = {
+        self._by_segment: dict[str | None, tuple[BaseRoute, ...]] = {
             segment: tuple(r for r, s in zip(routes, segments, strict=True) if s in (segment, None))
             for segment in set(segments) - {None}
         }
@@ -182,8 +182,7 @@ class HotRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            segment = scope["path"].split("/", 2)[1].lower() if scope["path"].startswith("/") else ""
-            for route in self._by_segment.get(segment, self._anywhere):
+            for route in self._by_segment.get(_first_segment(scope["path"]), self._anywhere):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)
@@ -193,8 +192,8 @@ class HotRoutes:
 
 
 def _first_segment(path: str) -> str | None:
-    """The first segment of a route's path, lower-cased, or None when it is not a literal (a parameter, or
-    a route that names no path): such a route is tried for every request."""
+    """The first segment of a path, lower-cased, or None when it is not a literal (a route's parameter, or a
+    route that names no path): such a route is tried for every request."""
     if not path.startswith("/"):
         return None
     segment = path.split("/", 2)[1]

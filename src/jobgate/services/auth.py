@@ -137,31 +137,32 @@ class Throttle:
             entry = self._entry(key, now)
             if self._held(entry, now):
                 return False
-            if entry is None:
-                entry = self._entries[key] = [0, now, 0]
+            entry = self._touched(key, entry, now)
             if entry[0] + entry[2] >= self._policy.free_failures:
                 entry[1] = now  # in back-off: this check uses the window; the next waits for a fresh one
             entry[2] += 1
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
             return True
 
-    def failed(self, key: str, *others: str, admitted: bool = True) -> None:
-        """Count a failure for `key` (whose check was admitted) and for `others` (addresses)."""
+    def failed(self, key: str, *others: str) -> None:
+        """Count a failure for `key` (ending its admitted check) and for `others` (addresses)."""
         now = self._clock.monotonic()
         with self._lock:
-            for name, reserved in ((key, admitted), *((other, False) for other in others)):
-                entry = self._entries.get(name)
-                if entry is None:
-                    entry = self._entries[name] = [0, now, 0]
+            for name, reserved in ((key, True), *((other, False) for other in others)):
+                entry = self._touched(name, self._entries.get(name), now)
                 entry[0] += 1
                 entry[1] = now
                 if reserved and entry[2] > 0:
                     entry[2] -= 1
-                self._entries.move_to_end(name)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+
+    def _touched(self, key: str, entry: list[float] | None, now: float) -> list[float]:
+        """`key`'s entry (a new one if `entry` is None), now the most recently used; the oldest beyond the
+        size are forgotten. Under the lock."""
+        if entry is None:
+            entry = self._entries[key] = [0, now, 0]
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return entry
 
     def release(self, key: str) -> None:
         """Give back an admitted check that ended neither way (the store failed)."""

@@ -113,6 +113,17 @@ class FastLane:
         except Exception as exc:  # the same error table the Spyne path applies in call_wrapper
             return None, map_error(self.errors, self.wording, exc, op, call.request_id)
 
+    def answer(
+        self, version: SoapVersion, op: str, call: Any, values: Mapping[str, str], request: Any, envelope: Any
+    ) -> Answer | None:
+        """The lane's answer to `op` (its values, or for a document operation the request element), or None
+        when `op` is not on the lane."""
+        if op in self.ops:
+            return self.soap(version, op, call, values)
+        if op in self.documents:
+            return self.document(version, op, call, request, envelope)
+        return None
+
     def soap(self, version: SoapVersion, op: str, call: Any, values: Mapping[str, str]) -> Answer:
         """(HTTP status, the envelope, extra headers a fault may carry), as the Spyne path answers."""
         result, fault = self.call(op, call, values)
@@ -129,15 +140,17 @@ class FastLane:
             answer = self.documents[op](call, request, envelope)
         except Exception as exc:  # the same error table the Spyne path applies in call_wrapper
             return _fault(version, map_error(self.errors, self.wording, exc, op, call.request_id))
-        ns = version.envelope_ns
-        root = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "tns": self.tns})
-        etree.SubElement(root, f"{{{ns}}}Body").append(answer)
-        return 200, bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8")), ()
+        return 200, self._wrapped(version, answer), ()
 
-    def _envelope(self, version: SoapVersion, op: str, result: Any) -> bytes:
+    def _wrapped(self, version: SoapVersion, response: Any) -> bytes:
+        """The response element in an envelope of the lane's shape (`soap:`, `tns:`)."""
         ns = version.envelope_ns
         envelope = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns, "tns": self.tns})
-        response = etree.SubElement(etree.SubElement(envelope, f"{{{ns}}}Body"), f"{{{self.tns}}}{op}Response")
+        etree.SubElement(envelope, f"{{{ns}}}Body").append(response)
+        return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+    def _envelope(self, version: SoapVersion, op: str, result: Any) -> bytes:
+        response = etree.Element(f"{{{self.tns}}}{op}Response")
         shape = self.shapes[op]
         if shape.result_name is None:
             pass
@@ -148,7 +161,7 @@ class FastLane:
         else:
             result_element = etree.SubElement(response, f"{{{self.tns}}}{shape.result_name}")
             result_element.text = self.protocol.to_unicode(shape.result_cls, result)
-        return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+        return self._wrapped(version, response)
 
     def http(self, op: str, call: Any, values: Mapping[str, str]) -> tuple[int, bytes]:
         result, fault = self.call(op, call, values)

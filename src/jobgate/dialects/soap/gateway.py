@@ -263,11 +263,10 @@ class SoapGateway:
         values = {etree.QName(c).localname: c.text or "" for c in checked if isinstance(c.tag, str)}
         call = self._call_info(scope, "soap12" if version is SoapVersion.SOAP12 else "soap11")
         inline = self._may_inline(op, values, call, root)
-        if inline and self.fast is not None and (op in self.fast.ops or op in self.fast.documents):
-            if op in self.fast.ops:
-                status, answer, extra = self.fast.soap(version, op, call, values)
-            else:
-                status, answer, extra = self.fast.document(version, op, call, checked, root)
+        lane = self.fast if inline else None
+        answered = lane.answer(version, op, call, values, checked, root) if lane is not None else None
+        if answered is not None:
+            status, answer, extra = answered
             return _Reply(
                 status, answer, {**_SOAP_HEADERS[version], **dict(extra)} if extra else _SOAP_HEADERS[version]
             )
